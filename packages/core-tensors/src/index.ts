@@ -27,3 +27,5 @@ export {
   NotRegisteredError,
   ShapeError,
 } from './errors.js';
+export { CHECKPOINT_VERSION, loadTensors, saveTensors, writeFileAtomic } from './checkpoint.js';
+export type { CheckpointMetadata, LoadedTensors, LoadTensorsOptions } from './checkpoint.js';
