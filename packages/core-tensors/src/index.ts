@@ -29,3 +29,32 @@ export {
 } from './errors.js';
 export { CHECKPOINT_VERSION, loadTensors, saveTensors, writeFileAtomic } from './checkpoint.js';
 export type { CheckpointMetadata, LoadedTensors, LoadTensorsOptions } from './checkpoint.js';
+export { createRng } from './rng.js';
+export type { Rng, RngLabel } from './rng.js';
+export {
+  SHARED_GROUP,
+  createParamLayout,
+  layoutFromTensors,
+  flatten,
+  unflatten,
+  groupRange,
+  groupSlice,
+  replaceGroup,
+  embedGroup,
+  dot,
+  norm,
+} from './layout.js';
+export type { ParamSpec, ParamEntry, ParamGroup, ParamLayout, FlattenOptions } from './layout.js';
+export {
+  DEFAULT_RTOL,
+  energyRank,
+  orthonormalBasis,
+  orthonormalBasisF64,
+  orthonormalize,
+  unionBasis,
+  projectOut,
+  projectOnto,
+  orthonormalityError,
+  orthonormalityErrorF64,
+} from './linalg.js';
+export type { BasisOptions, BasisF64Options, BasisF64Result } from './linalg.js';
