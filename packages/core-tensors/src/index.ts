@@ -58,3 +58,7 @@ export {
   orthonormalityErrorF64,
 } from './linalg.js';
 export type { BasisOptions, BasisF64Options, BasisF64Result } from './linalg.js';
+export { activeBackend, MAX_WASM_THREADS } from './backend.js';
+export type { ModuleImporter } from './backend.js';
+export { createRefStep, REF_STEP_MODEL, refStepFlops } from './ref-step.js';
+export type { RefStep, RefStepFlops, RefStepOptions } from './ref-step.js';
