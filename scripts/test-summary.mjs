@@ -3,7 +3,9 @@
 // "N passed, M failed" (", K skipped" when some were skipped).
 import { readFileSync } from 'node:fs';
 
-const text = readFileSync(process.argv[2] ?? 0, 'utf8').replace(/\u001b\[[0-9;]*m/g, '');
+const ANSI = new RegExp(String.fromCharCode(27) + '\\[[0-9;]*m', 'g');
+
+const text = readFileSync(process.argv[2] ?? 0, 'utf8').replace(ANSI, '');
 let passed = 0;
 let failed = 0;
 let skipped = 0;

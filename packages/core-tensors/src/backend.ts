@@ -202,6 +202,10 @@ async function activate(name: BackendInfo['name']): Promise<void> {
 
 async function useCpu(): Promise<BackendInfo> {
   await activate('cpu');
+  // Libraries never print: the cpu backend logs an "install tfjs-node" banner on its first write
+  // under Node. MTU chooses backends deliberately (and says which in results), so mark it used.
+  const cpu = tf.backend() as { firstUse?: boolean };
+  if (cpu.firstUse === true) cpu.firstUse = false;
   active = { name: 'cpu', threads: 1, gpu: false };
   return active;
 }

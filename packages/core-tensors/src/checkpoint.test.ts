@@ -5,12 +5,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { CHECKPOINT_VERSION, loadTensors, saveTensors, writeFileAtomic } from './checkpoint.js';
 import { CheckpointError } from './errors.js';
 import { useLeakGuard } from './testing/index.js';
+import { initBackend } from './backend.js';
 import { tf } from './tf.js';
 
 let dir: string;
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await initBackend({ prefer: 'cpu' });
   dir = await mkdtemp(join(tmpdir(), 'mtu-ckpt-'));
 });
 afterAll(async () => {

@@ -14,6 +14,7 @@ import {
   unflatten,
 } from './layout.js';
 import type { ParamLayout } from './layout.js';
+import { initBackend } from './backend.js';
 import { tf } from './tf.js';
 import type { NamedTensorMap, Rank, Tensor, Tensor1D } from './tf.js';
 
@@ -55,7 +56,7 @@ function makeTensors(layout: ParamLayout): NamedTensorMap {
 
 describe('ParamLayout', () => {
   beforeAll(async () => {
-    await tf.setBackend('cpu');
+    await initBackend({ prefer: 'cpu' });
   });
   useLocalLeakCheck();
 

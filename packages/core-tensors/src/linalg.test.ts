@@ -15,6 +15,7 @@ import {
 } from './linalg.js';
 import { createRng } from './rng.js';
 import type { Rng } from './rng.js';
+import { initBackend } from './backend.js';
 import { tf } from './tf.js';
 import type { Rank, Tensor, Tensor1D, Tensor2D } from './tf.js';
 
@@ -366,7 +367,7 @@ function idempotencyError(B: Tensor2D, rng: Rng, trials = 5): number {
 
 describe('orthonormalBasis and projections (tensors)', () => {
   beforeAll(async () => {
-    await tf.setBackend('cpu');
+    await initBackend({ prefer: 'cpu' });
   });
   useLocalLeakCheck();
 

@@ -2,6 +2,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.js';
 import { createRng } from './rng.js';
 import type { Rng } from './rng.js';
+import { initBackend } from './backend.js';
 import { tf } from './tf.js';
 
 /** Local leak check: the live tensor count must not change across a test. */
@@ -30,7 +31,7 @@ function meanVar(xs: ArrayLike<number>): { mean: number; variance: number } {
 
 describe('createRng', () => {
   beforeAll(async () => {
-    await tf.setBackend('cpu');
+    await initBackend({ prefer: 'cpu' });
   });
   useLocalLeakCheck();
 

@@ -5,3 +5,21 @@
  */
 export { expectNoLeaks, TensorLeakError, useLeakGuard } from './leak-guard.js';
 export type { LeakGuardHooks } from './leak-guard.js';
+export {
+  adjointCheck,
+  compareToReference,
+  directionalDerivativeCheck,
+  finiteDifferenceGrad,
+  FLOAT32_UNIT_ROUNDOFF,
+  vjpAdjointCheck,
+} from './grad-check.js';
+export type {
+  AdjointCheckOptions,
+  AdjointCheckResult,
+  DirectionalDerivativeOptions,
+  DirectionalDerivativeResult,
+  FiniteDifferenceOptions,
+  ReferenceComparison,
+  ReferenceComparisonOptions,
+  ScalarFn,
+} from './grad-check.js';
