@@ -62,3 +62,9 @@ export { activeBackend, MAX_WASM_THREADS } from './backend.js';
 export type { ModuleImporter } from './backend.js';
 export { createRefStep, REF_STEP_MODEL, refStepFlops } from './ref-step.js';
 export type { RefStep, RefStepFlops, RefStepOptions } from './ref-step.js';
+export {
+  registerWasmGradientKernels,
+  setConvWorkspaceLimit,
+  WASM_GRADIENT_KERNELS,
+  wasmGradientKernelsRegistered,
+} from './kernels/index.js';

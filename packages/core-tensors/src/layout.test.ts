@@ -15,19 +15,9 @@ import {
 } from './layout.js';
 import type { ParamLayout } from './layout.js';
 import { initBackend } from './backend.js';
+import { useLeakGuard } from './testing/index.js';
 import { tf } from './tf.js';
 import type { NamedTensorMap, Rank, Tensor, Tensor1D } from './tf.js';
-
-/** Local leak check: the live tensor count must not change across a test. */
-function useLocalLeakCheck(): void {
-  let before = 0;
-  beforeEach(() => {
-    before = tf.memory().numTensors;
-  });
-  afterEach(() => {
-    expect(tf.memory().numTensors, 'tensors leaked by the test').toBe(before);
-  });
-}
 
 /** Interleaved groups on purpose: the layout must group them. */
 function makeLayout(): ParamLayout {
@@ -58,7 +48,7 @@ describe('ParamLayout', () => {
   beforeAll(async () => {
     await initBackend({ prefer: 'cpu' });
   });
-  useLocalLeakCheck();
+  useLeakGuard({ beforeEach, afterEach });
 
   it('orders by group (first appearance, stable inside a group) with contiguous offsets', () => {
     const layout = makeLayout();

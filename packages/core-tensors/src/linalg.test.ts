@@ -16,19 +16,9 @@ import {
 import { createRng } from './rng.js';
 import type { Rng } from './rng.js';
 import { initBackend } from './backend.js';
+import { useLeakGuard } from './testing/index.js';
 import { tf } from './tf.js';
 import type { Rank, Tensor, Tensor1D, Tensor2D } from './tf.js';
-
-/** Local leak check: the live tensor count must not change across a test. */
-function useLocalLeakCheck(): void {
-  let before = 0;
-  beforeEach(() => {
-    before = tf.memory().numTensors;
-  });
-  afterEach(() => {
-    expect(tf.memory().numTensors, 'tensors leaked by the test').toBe(before);
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // float64 helpers (row-major D×n arrays)
@@ -369,7 +359,7 @@ describe('orthonormalBasis and projections (tensors)', () => {
   beforeAll(async () => {
     await initBackend({ prefer: 'cpu' });
   });
-  useLocalLeakCheck();
+  useLeakGuard({ beforeEach, afterEach });
 
   it('G1/G2: tensor basis is orthonormal and spans the SVD subspace (float32 tolerances)', () => {
     const rng = createRng(11);

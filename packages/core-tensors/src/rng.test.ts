@@ -3,18 +3,8 @@ import { ConfigError } from './errors.js';
 import { createRng } from './rng.js';
 import type { Rng } from './rng.js';
 import { initBackend } from './backend.js';
+import { useLeakGuard } from './testing/index.js';
 import { tf } from './tf.js';
-
-/** Local leak check: the live tensor count must not change across a test. */
-function useLocalLeakCheck(): void {
-  let before = 0;
-  beforeEach(() => {
-    before = tf.memory().numTensors;
-  });
-  afterEach(() => {
-    expect(tf.memory().numTensors, 'tensors leaked by the test').toBe(before);
-  });
-}
 
 function draws(rng: Rng, count: number): number[] {
   return Array.from({ length: count }, () => rng.uniform());
@@ -33,7 +23,7 @@ describe('createRng', () => {
   beforeAll(async () => {
     await initBackend({ prefer: 'cpu' });
   });
-  useLocalLeakCheck();
+  useLeakGuard({ beforeEach, afterEach });
 
   it('is deterministic: the same seed gives the same sequence of every kind of draw', () => {
     const run = (rng: Rng): unknown[] => [
