@@ -62,6 +62,26 @@ describe('wasm BatchMatMul', () => {
     },
   );
 
+  it.each(combos)(
+    'transposeA $transposeA, transposeB $transposeB: operands with composite rows (split transpose)',
+    ({ transposeA, transposeB }) => {
+      // k = 12 and n = 8 rows take the 3-D transpose path, m = 6 as well.
+      const [m, k, n] = [6, 12, 8];
+      tf.tidy(() => {
+        const a = randn(transposeA ? [k, m] : [m, k], 7);
+        const b = randn(transposeB ? [n, k] : [k, n], 8);
+        const ref = matMulRef(a.dataSync(), b.dataSync(), [m, k, n], transposeA, transposeB);
+        const out = tf.matMul(a, b, transposeA, transposeB);
+        expect(out.shape).toEqual([m, n]);
+        const cmp = compareToReference(out.dataSync(), ref.value, {
+          magnitude: ref.magnitude,
+          rtol: RTOL,
+        });
+        expect(cmp.ok, cmp.message).toBe(true);
+      });
+    },
+  );
+
   it('batched products (batch 2) still match the definition', () => {
     tf.tidy(() => {
       const a = randn([2, 4, 3], 3);

@@ -61,11 +61,35 @@ function batchSize(shape: readonly number[]): number {
   return size;
 }
 
-/** `x` (batch 1, rank ≥ 2) as its transposed `[cols, rows]` matrix; caller owns the result. */
+/** The largest divisor of `rows` not above its square root (1 for primes). */
+function rowSplit(rows: number): number {
+  for (let a = Math.floor(Math.sqrt(rows)); a > 1; a--) {
+    if (rows % a === 0) return a;
+  }
+  return 1;
+}
+
+/**
+ * `x` (batch 1, rank ≥ 2) as its transposed `[cols, rows]` matrix; caller owns the result.
+ *
+ * The wasm `Transpose` is about 10× slower with the 2-D permutation `[1, 0]` than on the same data
+ * viewed as `[a, rows / a, cols]` with permutation `[2, 0, 1]` (same result; measured 1.8 ms vs
+ * 0.17 ms for `[4096, 64]`), so the rows are split whenever they have a divisor.
+ */
 function transposed(backend: WasmBackend, x: TensorInfo): TensorInfo {
   const rows = x.shape[x.shape.length - 2] ?? 1;
   const cols = x.shape[x.shape.length - 1] ?? 1;
-  return runWasmKernel(backend, 'Transpose', { x: withShape(x, [rows, cols]) }, { perm: [1, 0] });
+  const a = rowSplit(rows);
+  if (a === 1) {
+    return runWasmKernel(backend, 'Transpose', { x: withShape(x, [rows, cols]) }, { perm: [1, 0] });
+  }
+  const t = runWasmKernel(
+    backend,
+    'Transpose',
+    { x: withShape(x, [a, rows / a, cols]) },
+    { perm: [2, 0, 1] },
+  );
+  return withShape(t, [cols, rows]);
 }
 
 function batchMatMulKernel(args: {

@@ -5,7 +5,8 @@
  * `dW[kh, kw, c, o] = Σ_{n,i,j} x[n, i·sh + kh − pt, j·sw + kw − pl, c] · dy[n, i, j, o]`
  * (zero outside the input) is computed as one matrix product on XNNPACK:
  *
- * 1. `x` is transposed (one or two wasm transposes) to `[H, C, sw, ⌈W/sw⌉, N]`, so that for a
+ * 1. `x` is transposed (one wasm transpose) to `[H, sw, C, ⌈W/sw⌉, N]` (or `[sw, C, H, ⌈W/sw⌉, N]`
+ *    when the rows of a tap can be copied at once, e.g. stride 1 'same'), so that for a
  *    fixed tap, channel and output row the values needed for all `(j, n)` are contiguous;
  * 2. a transposed im2col matrix `colsᵀ[(kh, kw, c), (i, j, n)]` is filled from it with one
  *    contiguous copy per (tap, channel, output row);
@@ -71,19 +72,26 @@ export function setConvWorkspaceLimit(elements: number): number {
 }
 
 /**
- * `x` `[N, H, W, C]` rearranged to `[H, C, sw, Wq, N]` with `Wq = ⌈W / sw⌉` (column `w` of the
- * input is phase `w mod sw`, index `⌊w / sw⌋`; columns past `W` are zero). For `sw = 1` this is
- * one transpose to `[H, C, W, N]`.
+ * Whether the im2col rows of one (tap, channel) can be filled with one copy (see
+ * {@link fillColumns}): stride 1 along the height and as many input column phases as output columns.
+ */
+function mergedRows(g: ConvGeometry): boolean {
+  return g.strideHeight === 1 && Math.ceil(g.inWidth / g.strideWidth) === g.outWidth;
+}
+
+/**
+ * `x` `[N, H, W, C]` rearranged by one wasm transpose of `x` viewed as `[N, H, Wq, sw·C]`, with
+ * `Wq = ⌈W / sw⌉` (column `w` of the input is phase `w mod sw`, index `⌊w / sw⌋`; columns past `W`
+ * are zero): to `[sw, C, H, Wq, N]` when `merged` (consecutive input rows of a channel and phase are
+ * contiguous), else to `[H, sw, C, Wq, N]` (which transposes faster).
  */
 function phaseSplitTranspose(
   backend: WasmBackend,
   x: TensorInfo,
   sw: number,
+  merged: boolean,
 ): { readonly xT: TensorInfo; readonly wq: number } {
   const [n, h, w, c] = x.shape as [number, number, number, number];
-  if (sw === 1) {
-    return { xT: runWasmKernel(backend, 'Transpose', { x }, { perm: [1, 3, 2, 0] }), wq: w };
-  }
   const wq = Math.ceil(w / sw);
   let padded: TensorInfo | undefined;
   if (wq * sw !== w) {
@@ -103,31 +111,36 @@ function phaseSplitTranspose(
     );
   }
   const src = padded ?? x;
-  // [N, H·Wq, sw, C] -> [H·Wq, C, sw, N] -> (as [H, Wq, C·sw, N]) -> [H, C·sw, Wq, N].
-  const t1 = runWasmKernel(
-    backend,
-    'Transpose',
-    { x: withShape(src, [n, h * wq, sw, c]) },
-    {
-      perm: [1, 3, 2, 0],
-    },
-  );
-  if (padded !== undefined) disposeInfos(backend, padded);
-  const xT = runWasmKernel(
-    backend,
-    'Transpose',
-    { x: withShape(t1, [h, wq, c * sw, n]) },
-    {
-      perm: [0, 2, 1, 3],
-    },
-  );
-  disposeInfos(backend, t1);
-  return { xT, wq };
+  try {
+    const xT = runWasmKernel(
+      backend,
+      'Transpose',
+      { x: withShape(src, [n, h, wq, sw * c]) },
+      { perm: merged ? [3, 1, 2, 0] : [1, 3, 2, 0] },
+    );
+    return { xT, wq };
+  } finally {
+    if (padded !== undefined) disposeInfos(backend, padded);
+  }
+}
+
+/** Zeroes `heap[from, to)`: a loop for short runs (cheaper than a `fill` call), else `fill`. */
+function zero(heap: Float32Array, from: number, to: number): void {
+  if (to - from > 64) {
+    heap.fill(0, from, to);
+    return;
+  }
+  for (let k = from; k < to; k++) heap[k] = 0;
 }
 
 /**
  * Fills the transposed im2col matrix for output rows `[i0, i1)`: row `(kh, kw, c)`, column
- * `(i − i0, j, n)`.
+ * `(i − i0, j, n)`, from `xT` as laid out by {@link phaseSplitTranspose}; with `onesRow`, one more
+ * row of ones (its product with `dy` is the bias gradient).
+ *
+ * In the merged layout (see {@link mergedRows}) the valid rows of one (tap, channel) are a single
+ * run of the input, shifted by the tap's column offset: one copy, then the columns that fall
+ * outside the input are zeroed row by row. Otherwise one copy per (tap, channel, output row).
  */
 function fillColumns(
   backend: WasmBackend,
@@ -136,29 +149,57 @@ function fillColumns(
   g: ConvGeometry,
   i0: number,
   i1: number,
+  onesRow: boolean,
 ): TensorInfo {
   const { batch: n, inHeight: h, inWidth: w, inChannels: c, outWidth: ow } = g;
   const { filterHeight: kH, filterWidth: kW, strideHeight: sh, strideWidth: sw } = g;
+  const merged = mergedRows(g);
   const rowLen = ow * n;
-  const cols = allocOutput(backend, [1, kH * kW * c, (i1 - i0) * rowLen]);
+  const rows = kH * kW * c + (onesRow ? 1 : 0);
+  const cols = allocOutput(backend, [1, rows, (i1 - i0) * rowLen]);
   // One heap view for both: copyWithin is a memmove, no allocation per run.
   const heap = f32Heap(backend);
   const src = f32Offset(backend, xT);
   let d = f32Offset(backend, cols);
   for (let kh = 0; kh < kH; kh++) {
+    // Output rows [ilo, ihi) read input rows inside the image.
+    const [vlo, vhi] = validRange(sh, kh - g.padTop, h, g.outHeight);
+    const ilo = Math.min(i1, Math.max(i0, vlo));
+    const ihi = Math.max(ilo, Math.min(i1, vhi));
     for (let kw = 0; kw < kW; kw++) {
       const [jlo, jhi] = validRange(sw, kw - g.padLeft, w, ow);
       // Column w = j·sw + kw − pl = (j + q0)·sw + r.
       const r = (((kw - g.padLeft) % sw) + sw) % sw;
       const q0 = Math.floor((kw - g.padLeft) / sw);
       for (let ch = 0; ch < c; ch++) {
+        if (merged) {
+          const end = d + (i1 - i0) * rowLen;
+          if (ihi <= ilo || jhi <= jlo) {
+            heap.fill(0, d, end);
+            d = end;
+            continue;
+          }
+          const first = d + (ilo - i0) * rowLen;
+          const last = d + (ihi - i0) * rowLen;
+          zero(heap, d, first);
+          // Row i, column j of this tap is input row i + kh − pt, column phase index j + q0.
+          const s = src + (((r * c + ch) * h + ilo + kh - g.padTop) * wq + q0) * n;
+          heap.copyWithin(first + jlo * n, s + jlo * n, s + (ihi - ilo) * rowLen - (ow - jhi) * n);
+          for (let row = first; row < last; row += rowLen) {
+            zero(heap, row, row + jlo * n);
+            zero(heap, row + jhi * n, row + rowLen);
+          }
+          zero(heap, last, end);
+          d = end;
+          continue;
+        }
         for (let i = i0; i < i1; i++) {
           const hs = i * sh + kh - g.padTop;
           if (hs < 0 || hs >= h || jhi <= jlo) {
             heap.fill(0, d, d + rowLen);
           } else {
             if (jlo > 0) heap.fill(0, d, d + jlo * n);
-            const s = src + (((hs * c + ch) * sw + r) * wq + jlo + q0) * n;
+            const s = src + (((hs * sw + r) * c + ch) * wq + jlo + q0) * n;
             heap.copyWithin(d + jlo * n, s, s + (jhi - jlo) * n);
             if (jhi < ow) heap.fill(0, d + jhi * n, d + rowLen);
           }
@@ -167,41 +208,32 @@ function fillColumns(
       }
     }
   }
+  if (onesRow) heap.fill(1, d, d + (i1 - i0) * rowLen);
   return cols;
 }
 
 /**
- * The filter gradient of an NHWC `conv2d` with dilation 1: `x` `[N, H, W, C]`, `dy`
- * `[N, OH, OW, O]` (both float32), result `[KH, KW, C, O]` owned by the caller.
- *
- * @example
- * ```ts
- * const info = tf.backend_util.computeConv2DInfo(x.shape, [3, 3, 3, 8], 2, 1, 'same');
- * const dw = conv2dBackpropFilterNhwc(backend, x, dy, convGeometry(info));
- * ```
+ * `[colsᵀ; 1ᵀ] × dy`: the `[KH·KW·C (+1), O]` matrix of the filter gradient (and, with
+ * `withBias`, the bias gradient as its last row), owned by the caller; see the module
+ * documentation. Requires a non-empty product.
  */
-export function conv2dBackpropFilterNhwc(
+function gradientRows(
   backend: WasmBackend,
   x: TensorInfo,
   dy: TensorInfo,
   g: ConvGeometry,
+  withBias: boolean,
 ): TensorInfo {
   const { batch: n, outHeight: oh, outWidth: ow, outChannels: o, inChannels: c } = g;
-  const kc = g.filterHeight * g.filterWidth * c;
-  const filterShape = [g.filterHeight, g.filterWidth, c, o];
+  const rows = g.filterHeight * g.filterWidth * c + (withBias ? 1 : 0);
   const m = oh * ow * n;
-  if (kc * o === 0 || m === 0 || g.inHeight * g.inWidth === 0) {
-    const zeros = allocOutput(backend, filterShape);
-    f32View(backend, zeros).fill(0);
-    return zeros;
-  }
-  const { xT, wq } = phaseSplitTranspose(backend, x, g.strideWidth);
+  const { xT, wq } = phaseSplitTranspose(backend, x, g.strideWidth, mergedRows(g));
   const dyT = runWasmKernel(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
   const rowLen = ow * n;
-  const rowsPerChunk = Math.max(1, Math.floor(workspaceLimit / (kc * rowLen)));
+  const rowsPerChunk = Math.max(1, Math.floor(workspaceLimit / (rows * rowLen)));
   try {
     if (rowsPerChunk >= oh) {
-      const cols = fillColumns(backend, xT, wq, g, 0, oh);
+      const cols = fillColumns(backend, xT, wq, g, 0, oh, withBias);
       const product = runWasmKernel(
         backend,
         'BatchMatMul',
@@ -209,13 +241,13 @@ export function conv2dBackpropFilterNhwc(
         { transposeA: false, transposeB: false },
       );
       disposeInfos(backend, cols);
-      return withShape(product, filterShape);
+      return withShape(product, [rows, o]);
     }
-    const acc = allocOutput(backend, filterShape);
+    const acc = allocOutput(backend, [rows, o]);
     f32View(backend, acc).fill(0);
     for (let i0 = 0; i0 < oh; i0 += rowsPerChunk) {
       const i1 = Math.min(oh, i0 + rowsPerChunk);
-      const cols = fillColumns(backend, xT, wq, g, i0, i1);
+      const cols = fillColumns(backend, xT, wq, g, i0, i1, withBias);
       const dyChunk = allocOutput(backend, [1, (i1 - i0) * rowLen, o]);
       const from = f32Offset(backend, dyT) + i0 * rowLen * o;
       f32Heap(backend).copyWithin(f32Offset(backend, dyChunk), from, from + (i1 - i0) * rowLen * o);
@@ -236,16 +268,95 @@ export function conv2dBackpropFilterNhwc(
   }
 }
 
-/** `Conv2DBackpropFilter` on wasm; see the module documentation. */
-function conv2dBackpropFilterKernel(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): TensorInfo {
-  const backend = asWasmBackend(args.backend, tf.Conv2DBackpropFilter);
+/**
+ * The filter gradient of an NHWC `conv2d` with dilation 1: `x` `[N, H, W, C]`, `dy`
+ * `[N, OH, OW, O]` (both float32), result `[KH, KW, C, O]` owned by the caller.
+ *
+ * @example
+ * ```ts
+ * const info = tf.backend_util.computeConv2DInfo(x.shape, [3, 3, 3, 8], 2, 1, 'same');
+ * const dw = conv2dBackpropFilterNhwc(backend, x, dy, convGeometry(info));
+ * ```
+ */
+export function conv2dBackpropFilterNhwc(
+  backend: WasmBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
+  const { batch: n, outHeight: oh, outWidth: ow, outChannels: o, inChannels: c } = g;
+  const filterShape = [g.filterHeight, g.filterWidth, c, o];
+  if (
+    g.filterHeight * g.filterWidth * c * o === 0 ||
+    oh * ow * n === 0 ||
+    g.inHeight * g.inWidth === 0
+  ) {
+    const zeros = allocOutput(backend, filterShape);
+    f32View(backend, zeros).fill(0);
+    return zeros;
+  }
+  return withShape(gradientRows(backend, x, dy, g, false), filterShape);
+}
+
+/**
+ * The filter and bias gradients of an NHWC `conv2d` (dilation 1) followed by a bias add, from one
+ * matrix product: `[dW, db]` with `dW` `[KH, KW, C, O]` as {@link conv2dBackpropFilterNhwc} and
+ * `db[o] = Σ_{n,i,j} dy[n, i, j, o]`, both owned by the caller. The im2col matrix gets one more row
+ * of ones, so the bias gradient costs one more row of the (multithreaded) product instead of a
+ * separate reduction of `dy`.
+ *
+ * @example
+ * ```ts
+ * const [dw, db] = conv2dBackpropFilterBiasNhwc(backend, x, dy, convGeometry(info));
+ * ```
+ */
+export function conv2dBackpropFilterBiasNhwc(
+  backend: WasmBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): [TensorInfo, TensorInfo] {
+  const { batch: n, outHeight: oh, outWidth: ow, outChannels: o, inChannels: c } = g;
+  const kc = g.filterHeight * g.filterWidth * c;
+  const dw = allocOutput(backend, [g.filterHeight, g.filterWidth, c, o]);
+  const db = allocOutput(backend, [o]);
+  if (kc * o === 0 || oh * ow * n === 0 || g.inHeight * g.inWidth === 0) {
+    f32View(backend, dw).fill(0);
+    const sums = f32View(backend, db).fill(0);
+    const values = f32View(backend, dy);
+    for (let k = 0; k < values.length; k++) {
+      const oc = k % o;
+      sums[oc] = (sums[oc] ?? 0) + (values[k] ?? 0);
+    }
+    return [dw, db];
+  }
+  const rows = gradientRows(backend, x, dy, g, true);
+  const heap = f32Heap(backend);
+  const from = f32Offset(backend, rows);
+  heap.copyWithin(f32Offset(backend, dw), from, from + kc * o);
+  heap.copyWithin(f32Offset(backend, db), from + kc * o, from + (kc + 1) * o);
+  disposeInfos(backend, rows);
+  return [dw, db];
+}
+
+/**
+ * Name of MTU's wasm kernel computing the filter and bias gradients of conv2d + bias at once (see
+ * {@link conv2dBackpropFilterBiasNhwc}). Inputs `x`, `dy` and attributes as
+ * `Conv2DBackpropFilter`; outputs `[dW, db]`. Registered on wasm only: check with `tf.getKernel`
+ * before running it.
+ */
+export const CONV2D_BACKPROP_FILTER_BIAS = 'MtuConv2DBackpropFilterBias';
+
+/** Both kernels: the filter gradient, and with `withBias` also the bias gradient. */
+function runKernel(
+  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap },
+  withBias: boolean,
+): TensorInfo[] {
+  const name = withBias ? CONV2D_BACKPROP_FILTER_BIAS : tf.Conv2DBackpropFilter;
+  const backend = asWasmBackend(args.backend, name);
   const { x, dy } = args.inputs;
   if (x === undefined || dy === undefined) {
-    throw new BackendError('wasm', 'Conv2DBackpropFilter: inputs x and dy are required');
+    throw new BackendError('wasm', `${name}: inputs x and dy are required`);
   }
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const dataFormat = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? 'NHWC');
@@ -272,10 +383,24 @@ function conv2dBackpropFilterKernel(args: {
       dyf = { info: runWasmKernel(backend, 'Transpose', { x: dyf.info }, toNhwc), owned: true };
       owned.push(dyf.info);
     }
-    return conv2dBackpropFilterNhwc(backend, xf.info, dyf.info, convGeometry(info));
+    const g = convGeometry(info);
+    return withBias
+      ? conv2dBackpropFilterBiasNhwc(backend, xf.info, dyf.info, g)
+      : [conv2dBackpropFilterNhwc(backend, xf.info, dyf.info, g)];
   } finally {
     disposeInfos(backend, ...owned);
   }
+}
+
+/** `Conv2DBackpropFilter` on wasm; see the module documentation. */
+function conv2dBackpropFilterKernel(args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}): TensorInfo {
+  const [dw] = runKernel(args, false);
+  if (dw === undefined) throw new BackendError('wasm', 'Conv2DBackpropFilter: no output');
+  return dw;
 }
 
 /** The kernel config registered by `registerWasmGradientKernels`. */
@@ -283,4 +408,11 @@ export const conv2dBackpropFilterConfig: tf.KernelConfig = {
   kernelName: tf.Conv2DBackpropFilter,
   backendName: 'wasm',
   kernelFunc: conv2dBackpropFilterKernel,
+};
+
+/** The {@link CONV2D_BACKPROP_FILTER_BIAS} kernel config registered by `registerWasmGradientKernels`. */
+export const conv2dBackpropFilterBiasConfig: tf.KernelConfig = {
+  kernelName: CONV2D_BACKPROP_FILTER_BIAS,
+  backendName: 'wasm',
+  kernelFunc: (args) => runKernel(args, true),
 };

@@ -215,6 +215,46 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput', () => {
     }
   });
 
+  const mergedCases: readonly {
+    strides: number | [number, number];
+    pad: Pad;
+    limit: number;
+  }[] = [
+    { strides: 1, pad: 'same', limit: 50 },
+    { strides: 1, pad: PADDINGS[2] ?? 'same', limit: 300 },
+    { strides: [1, 2], pad: 'same', limit: 1 << 24 },
+    { strides: [1, 3], pad: 'same', limit: 100 },
+    { strides: [1, 2], pad: PADDINGS[2] ?? 'same', limit: 1 << 24 },
+  ];
+  it.each(mergedCases)(
+    'stride $strides, workspace $limit: the one-copy-per-tap im2col matches the definition',
+    ({ strides, pad, limit }) => {
+      const filterShape = [3, 3, X_SHAPE[3], OUT_CHANNELS] as [number, number, number, number];
+      const info = tf.backend_util.computeConv2DInfo(X_SHAPE, filterShape, strides, 1, pad);
+      const previous = setConvWorkspaceLimit(limit);
+      try {
+        tf.tidy(() => {
+          const x = randn(X_SHAPE, 18);
+          const dy = randn(info.outShape, 19);
+          const ref = conv2dFilterGradRef(
+            x.dataSync(),
+            dy.dataSync(),
+            refGeometry(info),
+            OUT_CHANNELS,
+          );
+          const dw = conv2dFilterGrad(x, dy, filterShape, strides, pad);
+          const cmp = compareToReference(dw.dataSync(), ref.value, {
+            magnitude: ref.magnitude,
+            rtol: RTOL,
+          });
+          expect(cmp.ok, cmp.message).toBe(true);
+        });
+      } finally {
+        setConvWorkspaceLimit(previous);
+      }
+    },
+  );
+
   it('supports NCHW by transposing', () => {
     tf.tidy(() => {
       const filterShape = [3, 3, X_SHAPE[3], OUT_CHANNELS];

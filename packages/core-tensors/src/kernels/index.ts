@@ -15,6 +15,12 @@
  * | `UnsortedSegmentSum` | missing | gradient of `tf.gather` |
  * | `BatchMatMul` | transposed operands take a scalar loop | dense-layer gradients (`Aᵀ·dY`, `dY·Bᵀ`) ~10× faster |
  *
+ * It also registers, for speed, two kernels not listed in {@link WASM_GRADIENT_KERNELS}: a
+ * copy-free `Identity` (`kernels/identity.ts`; tfjs clones every tensor a gradient saves for the
+ * backward pass, and the stock wasm `Identity` copies the data each time), and
+ * `MtuConv2DBackpropFilterBias` (filter and bias gradients of conv2d + bias from one matrix
+ * product, used by the reference training step).
+ *
  * The other gradients a small conv encoder–decoder or classifier needs (bias add, ReLU and friends,
  * batch norm, softmax cross-entropy, L1 and cosine losses, concat, pad, matMul, mean/variance)
  * already work on stock wasm; `kernels/audit.test.ts` checks every one of them through `tf.grad`.
@@ -23,9 +29,13 @@
  */
 import { tf } from '../tf.js';
 import { batchMatMulConfig, setStockBatchMatMul } from './batch-mat-mul.js';
-import { conv2dBackpropFilterConfig } from './conv2d-backprop-filter.js';
+import {
+  conv2dBackpropFilterBiasConfig,
+  conv2dBackpropFilterConfig,
+} from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-grad.js';
+import { identityConfig } from './identity.js';
 import { avgPoolGradConfig, maxPoolGradConfig } from './pool-grad.js';
 import { resizeBilinearGradConfig, resizeNearestNeighborGradConfig } from './resize-grad.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
@@ -45,6 +55,9 @@ const CONFIGS: readonly tf.KernelConfig[] = [
   batchMatMulConfig,
 ];
 
+/** Other kernels MTU replaces on wasm for speed (see the module documentation). */
+const SPEED_CONFIGS: readonly tf.KernelConfig[] = [identityConfig, conv2dBackpropFilterBiasConfig];
+
 /** Names of the wasm kernels {@link registerWasmGradientKernels} registers (see the table above). */
 export const WASM_GRADIENT_KERNELS: readonly string[] = CONFIGS.map((c) => c.kernelName);
 
@@ -63,7 +76,7 @@ export const WASM_GRADIENT_KERNELS: readonly string[] = CONFIGS.map((c) => c.ker
  * ```
  */
 export function registerWasmGradientKernels(): void {
-  for (const config of CONFIGS) {
+  for (const config of [...CONFIGS, ...SPEED_CONFIGS]) {
     const current = tf.getKernel(config.kernelName, 'wasm');
     if (current === config) continue;
     // MTU's BatchMatMul delegates to the stock kernel: keep it.
