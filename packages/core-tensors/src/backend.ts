@@ -149,6 +149,16 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
  * Emscripten pthread pool; a later {@link initBackend} creates a fresh one. The patched wasm
  * backend's threads do not keep a finished process alive even without this call, but long-lived
  * processes (tests, servers) should still call it. Safe to call twice or before any init.
+ *
+ * @example
+ * ```ts
+ * await initBackend({ prefer: 'wasm' });
+ * try {
+ *   // ... work ...
+ * } finally {
+ *   shutdownBackend();
+ * }
+ * ```
  */
 export function shutdownBackend(): void {
   if (wasmThreads !== undefined || tf.engine().registry['wasm'] !== undefined) {
@@ -157,7 +167,16 @@ export function shutdownBackend(): void {
   active = undefined;
 }
 
-/** The backend {@link initBackend} last activated, or `undefined` (none yet, or shut down). */
+/**
+ * The backend {@link initBackend} last activated, or `undefined` (none yet, or shut down).
+ * Apps record it in their results.
+ *
+ * @example
+ * ```ts
+ * await initBackend();
+ * const { name, threads, gpu } = activeBackend() ?? { name: 'none', threads: 0, gpu: false };
+ * ```
+ */
 export function activeBackend(): BackendInfo | undefined {
   return active;
 }
