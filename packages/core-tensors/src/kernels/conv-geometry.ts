@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { tf } from '../tf.js';
+import { tf } from '../tf.js';
 
 /** Sizes, strides, dilations and leading paddings of a 2-D convolution or pooling (NHWC). */
 export interface ConvGeometry {
@@ -67,6 +67,34 @@ export function convGeometry(info: tf.backend_util.Conv2DInfo): ConvGeometry {
     padTop: info.padInfo.top,
     padLeft: info.padInfo.left,
   };
+}
+
+/**
+ * The NHWC {@link ConvGeometry} of a (non-depthwise) conv2d gradient kernel, and whether its data
+ * are NCHW (`dataFormat: 'NCHW'`), in which case the kernel transposes to and from NHWC.
+ *
+ * @example
+ * ```ts
+ * const { g, channelsFirst } = conv2dGradGeometry(attrs.inputShape, filter.shape, attrs);
+ * ```
+ */
+export function conv2dGradGeometry(
+  inShape: readonly number[],
+  filterShape: readonly number[],
+  attrs: Pick<tf.Conv2DBackpropInputAttrs, 'strides' | 'pad' | 'dimRoundingMode' | 'dataFormat'>,
+): { readonly g: ConvGeometry; readonly channelsFirst: boolean } {
+  const dataFormat = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? 'NHWC');
+  const info = tf.backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    dataFormat,
+  );
+  return { g: convGeometry(info), channelsFirst: dataFormat === 'channelsFirst' };
 }
 
 /**

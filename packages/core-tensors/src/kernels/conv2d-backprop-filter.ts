@@ -28,7 +28,7 @@
  */
 import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
-import { convGeometry, validRange, type ConvGeometry } from './conv-geometry.js';
+import { conv2dGradGeometry, validRange, type ConvGeometry } from './conv-geometry.js';
 import {
   allocOutput,
   asWasmBackend,
@@ -37,8 +37,10 @@ import {
   f32Offset,
   f32View,
   runWasmKernel,
-  toFloat32,
+  requireInputs,
+  withFloat32,
   withShape,
+  type KernelArgs,
   type TensorInfo,
   type WasmBackend,
 } from './wasm-backend.js';
@@ -348,56 +350,35 @@ export function conv2dBackpropFilterBiasNhwc(
 export const CONV2D_BACKPROP_FILTER_BIAS = 'MtuConv2DBackpropFilterBias';
 
 /** Both kernels: the filter gradient, and with `withBias` also the bias gradient. */
-function runKernel(
-  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap },
-  withBias: boolean,
-): TensorInfo[] {
+function runKernel(args: KernelArgs, withBias: boolean): TensorInfo[] {
   const name = withBias ? CONV2D_BACKPROP_FILTER_BIAS : tf.Conv2DBackpropFilter;
   const backend = asWasmBackend(args.backend, name);
-  const { x, dy } = args.inputs;
-  if (x === undefined || dy === undefined) {
-    throw new BackendError('wasm', `${name}: inputs x and dy are required`);
-  }
+  const [x, dy] = requireInputs(name, args.inputs, ['x', 'dy']);
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  const dataFormat = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? 'NHWC');
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    attrs.filterShape,
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    dataFormat,
-  );
-  const owned: TensorInfo[] = [];
-  try {
-    let xf = toFloat32(backend, x);
-    if (xf.owned) owned.push(xf.info);
-    let dyf = toFloat32(backend, dy);
-    if (dyf.owned) owned.push(dyf.info);
-    if (dataFormat === 'channelsFirst') {
-      const toNhwc = { perm: [0, 2, 3, 1] };
-      xf = { info: runWasmKernel(backend, 'Transpose', { x: xf.info }, toNhwc), owned: true };
-      owned.push(xf.info);
-      dyf = { info: runWasmKernel(backend, 'Transpose', { x: dyf.info }, toNhwc), owned: true };
-      owned.push(dyf.info);
+  const { g, channelsFirst } = conv2dGradGeometry(x.shape, attrs.filterShape, attrs);
+  return withFloat32(backend, [x, dy], (xf, dyf) => {
+    const owned: TensorInfo[] = [];
+    try {
+      let xn = xf;
+      let dyn = dyf;
+      if (channelsFirst) {
+        const toNhwc = { perm: [0, 2, 3, 1] };
+        xn = runWasmKernel(backend, 'Transpose', { x: xf }, toNhwc);
+        owned.push(xn);
+        dyn = runWasmKernel(backend, 'Transpose', { x: dyf }, toNhwc);
+        owned.push(dyn);
+      }
+      return withBias
+        ? conv2dBackpropFilterBiasNhwc(backend, xn, dyn, g)
+        : [conv2dBackpropFilterNhwc(backend, xn, dyn, g)];
+    } finally {
+      disposeInfos(backend, ...owned);
     }
-    const g = convGeometry(info);
-    return withBias
-      ? conv2dBackpropFilterBiasNhwc(backend, xf.info, dyf.info, g)
-      : [conv2dBackpropFilterNhwc(backend, xf.info, dyf.info, g)];
-  } finally {
-    disposeInfos(backend, ...owned);
-  }
+  });
 }
 
 /** `Conv2DBackpropFilter` on wasm; see the module documentation. */
-function conv2dBackpropFilterKernel(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): TensorInfo {
+function conv2dBackpropFilterKernel(args: KernelArgs): TensorInfo {
   const [dw] = runKernel(args, false);
   if (dw === undefined) throw new BackendError('wasm', 'Conv2DBackpropFilter: no output');
   return dw;

@@ -23,7 +23,7 @@
  */
 import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
-import { convGeometry, type ConvGeometry } from './conv-geometry.js';
+import { conv2dGradGeometry, type ConvGeometry } from './conv-geometry.js';
 import {
   allocOutput,
   asWasmBackend,
@@ -32,7 +32,9 @@ import {
   f32Offset,
   f32View,
   runWasmKernel,
-  toFloat32,
+  requireInputs,
+  withFloat32,
+  type KernelArgs,
   type TensorInfo,
   type WasmBackend,
 } from './wasm-backend.js';
@@ -280,48 +282,24 @@ function scatterPhase(
 }
 
 /** `Conv2DBackpropInput` on wasm; see the module documentation. */
-function conv2dBackpropInputKernel(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): TensorInfo {
+function conv2dBackpropInputKernel(args: KernelArgs): TensorInfo {
   const backend = asWasmBackend(args.backend, tf.Conv2DBackpropInput);
-  const { dy, filter } = args.inputs;
-  if (dy === undefined || filter === undefined) {
-    throw new BackendError('wasm', 'Conv2DBackpropInput: inputs dy and filter are required');
-  }
+  const [dy, filter] = requireInputs(tf.Conv2DBackpropInput, args.inputs, ['dy', 'filter']);
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
-  const dataFormat = tf.backend_util.convertConv2DDataFormat(attrs.dataFormat ?? 'NHWC');
-  const info = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape,
-    filter.shape as [number, number, number, number],
-    attrs.strides,
-    1,
-    attrs.pad,
-    attrs.dimRoundingMode,
-    false,
-    dataFormat,
-  );
-  const owned: TensorInfo[] = [];
-  try {
-    let dyf = toFloat32(backend, dy);
-    if (dyf.owned) owned.push(dyf.info);
-    const wf = toFloat32(backend, filter);
-    if (wf.owned) owned.push(wf.info);
-    if (dataFormat === 'channelsFirst') {
-      dyf = {
-        info: runWasmKernel(backend, 'Transpose', { x: dyf.info }, { perm: [0, 2, 3, 1] }),
-        owned: true,
-      };
-      owned.push(dyf.info);
-      const dxNhwc = conv2dBackpropInputNhwc(backend, dyf.info, wf.info, convGeometry(info));
+  const { g, channelsFirst } = conv2dGradGeometry(attrs.inputShape, filter.shape, attrs);
+  return withFloat32(backend, [dy, filter], (dyf, wf) => {
+    if (!channelsFirst) return conv2dBackpropInputNhwc(backend, dyf, wf, g);
+    const owned: TensorInfo[] = [];
+    try {
+      const dyNhwc = runWasmKernel(backend, 'Transpose', { x: dyf }, { perm: [0, 2, 3, 1] });
+      owned.push(dyNhwc);
+      const dxNhwc = conv2dBackpropInputNhwc(backend, dyNhwc, wf, g);
       owned.push(dxNhwc);
       return runWasmKernel(backend, 'Transpose', { x: dxNhwc }, { perm: [0, 3, 1, 2] });
+    } finally {
+      disposeInfos(backend, ...owned);
     }
-    return conv2dBackpropInputNhwc(backend, dyf.info, wf.info, convGeometry(info));
-  } finally {
-    disposeInfos(backend, ...owned);
-  }
+  });
 }
 
 /** The kernel config registered by `registerWasmGradientKernels` (replacing the stock one). */

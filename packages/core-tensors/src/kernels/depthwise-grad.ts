@@ -15,16 +15,16 @@
  *
  * @module
  */
-import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import { depthwiseBackpropInputByPhases } from './conv2d-backprop-input.js';
 import {
   allocOutput,
   asWasmBackend,
-  disposeInfos,
   f32View,
-  toFloat32,
+  requireInputs,
+  withFloat32,
+  type KernelArgs,
   type TensorInfo,
   type WasmBackend,
 } from './wasm-backend.js';
@@ -163,58 +163,28 @@ function depthwiseInfo(
   );
 }
 
-function depthwiseBackpropInputKernel(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): TensorInfo {
-  const backend = asWasmBackend(args.backend, tf.DepthwiseConv2dNativeBackpropInput);
-  const { dy, filter } = args.inputs;
-  if (dy === undefined || filter === undefined) {
-    throw new BackendError(
-      'wasm',
-      'DepthwiseConv2dNativeBackpropInput: inputs dy and filter are required',
-    );
-  }
+function depthwiseBackpropInputKernel(args: KernelArgs): TensorInfo {
+  const name = tf.DepthwiseConv2dNativeBackpropInput;
+  const backend = asWasmBackend(args.backend, name);
+  const [dy, filter] = requireInputs(name, args.inputs, ['dy', 'filter']);
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
   const g = depthwiseInfo(attrs.inputShape, filter.shape, attrs);
-  const dyf = toFloat32(backend, dy);
-  const wf = toFloat32(backend, filter);
-  try {
+  return withFloat32(backend, [dy, filter], (dyf, wf) => {
     if (g.outChannels === g.inChannels && g.dilationHeight === 1 && g.dilationWidth === 1) {
       // Multiplier 1: XNNPACK depthwise convolutions, one per stride phase.
-      return depthwiseBackpropInputByPhases(backend, dyf.info, wf.info, g);
+      return depthwiseBackpropInputByPhases(backend, dyf, wf, g);
     }
-    return depthwiseBackpropInputNhwc(backend, dyf.info, wf.info, g);
-  } finally {
-    if (dyf.owned) disposeInfos(backend, dyf.info);
-    if (wf.owned) disposeInfos(backend, wf.info);
-  }
+    return depthwiseBackpropInputNhwc(backend, dyf, wf, g);
+  });
 }
 
-function depthwiseBackpropFilterKernel(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): TensorInfo {
-  const backend = asWasmBackend(args.backend, tf.DepthwiseConv2dNativeBackpropFilter);
-  const { x, dy } = args.inputs;
-  if (x === undefined || dy === undefined) {
-    throw new BackendError(
-      'wasm',
-      'DepthwiseConv2dNativeBackpropFilter: inputs x and dy are required',
-    );
-  }
+function depthwiseBackpropFilterKernel(args: KernelArgs): TensorInfo {
+  const name = tf.DepthwiseConv2dNativeBackpropFilter;
+  const backend = asWasmBackend(args.backend, name);
+  const [x, dy] = requireInputs(name, args.inputs, ['x', 'dy']);
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   const g = depthwiseInfo(x.shape, attrs.filterShape, attrs);
-  const xf = toFloat32(backend, x);
-  const dyf = toFloat32(backend, dy);
-  try {
-    return depthwiseBackpropFilterNhwc(backend, xf.info, dyf.info, g);
-  } finally {
-    if (xf.owned) disposeInfos(backend, xf.info);
-    if (dyf.owned) disposeInfos(backend, dyf.info);
-  }
+  return withFloat32(backend, [x, dy], (xf, dyf) => depthwiseBackpropFilterNhwc(backend, xf, dyf, g));
 }
 
 /** `DepthwiseConv2dNativeBackpropInput` kernel config (missing from stock wasm). */

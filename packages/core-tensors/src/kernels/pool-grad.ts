@@ -18,16 +18,16 @@
  *
  * @module
  */
-import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import {
   allocOutput,
   asWasmBackend,
-  disposeInfos,
   f32Heap,
   f32Offset,
-  toFloat32,
+  requireInputs,
+  withFloat32,
+  type KernelArgs,
   type TensorInfo,
   type WasmBackend,
 } from './wasm-backend.js';
@@ -170,46 +170,20 @@ function poolGeometry(
   );
 }
 
-function maxPoolGradKernel(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): TensorInfo {
+function maxPoolGradKernel(args: KernelArgs): TensorInfo {
   const backend = asWasmBackend(args.backend, tf.MaxPoolGrad);
-  const { dy, input } = args.inputs;
-  if (dy === undefined || input === undefined) {
-    throw new BackendError('wasm', 'MaxPoolGrad: inputs dy and input are required');
-  }
+  const [dy, input] = requireInputs(tf.MaxPoolGrad, args.inputs, ['dy', 'input']);
   const attrs = args.attrs as unknown as tf.MaxPoolGradAttrs;
   const g = poolGeometry(input.shape, attrs, attrs.pad, attrs.dimRoundingMode);
-  const xf = toFloat32(backend, input);
-  const dyf = toFloat32(backend, dy);
-  try {
-    return maxPoolGradNhwc(backend, xf.info, dyf.info, g);
-  } finally {
-    if (xf.owned) disposeInfos(backend, xf.info);
-    if (dyf.owned) disposeInfos(backend, dyf.info);
-  }
+  return withFloat32(backend, [input, dy], (xf, dyf) => maxPoolGradNhwc(backend, xf, dyf, g));
 }
 
-function avgPoolGradKernel(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): TensorInfo {
+function avgPoolGradKernel(args: KernelArgs): TensorInfo {
   const backend = asWasmBackend(args.backend, tf.AvgPoolGrad);
-  const { dy, input } = args.inputs;
-  if (dy === undefined || input === undefined) {
-    throw new BackendError('wasm', 'AvgPoolGrad: inputs dy and input are required');
-  }
+  const [dy, input] = requireInputs(tf.AvgPoolGrad, args.inputs, ['dy', 'input']);
   const attrs = args.attrs as unknown as tf.AvgPoolGradAttrs;
   const g = poolGeometry(input.shape, attrs, attrs.pad, undefined);
-  const dyf = toFloat32(backend, dy);
-  try {
-    return avgPoolGradNhwc(backend, dyf.info, g);
-  } finally {
-    if (dyf.owned) disposeInfos(backend, dyf.info);
-  }
+  return withFloat32(backend, [dy], (dyf) => avgPoolGradNhwc(backend, dyf, g));
 }
 
 /** `MaxPoolGrad` kernel config (replaces the stock wasm one). */

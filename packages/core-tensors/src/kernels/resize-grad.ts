@@ -17,7 +17,6 @@
  *
  * @module
  */
-import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
 import {
   allocOutput,
@@ -27,7 +26,9 @@ import {
   f32Offset,
   f32View,
   runWasmKernel,
-  toFloat32,
+  requireInputs,
+  withFloat32,
+  type KernelArgs,
   type TensorInfo,
   type WasmBackend,
 } from './wasm-backend.js';
@@ -222,24 +223,14 @@ export function resizeBilinearGradNhwc(
 function resizeGradKernel(
   name: string,
   grad: typeof resizeNearestGradNhwc,
-): (args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}) => TensorInfo {
+): (args: KernelArgs) => TensorInfo {
   return (args) => {
     const backend = asWasmBackend(args.backend, name);
-    const { images, dy } = args.inputs;
-    if (images === undefined || dy === undefined) {
-      throw new BackendError('wasm', `${name}: inputs images and dy are required`);
-    }
+    const [images, dy] = requireInputs(name, args.inputs, ['images', 'dy']);
     const attrs = args.attrs as unknown as tf.ResizeBilinearGradAttrs;
-    const dyf = toFloat32(backend, dy);
-    try {
-      return grad(backend, dyf.info, images.shape, attrs.alignCorners, attrs.halfPixelCenters);
-    } finally {
-      if (dyf.owned) disposeInfos(backend, dyf.info);
-    }
+    return withFloat32(backend, [dy], (dyf) =>
+      grad(backend, dyf, images.shape, attrs.alignCorners, attrs.halfPixelCenters),
+    );
   };
 }
 

@@ -237,3 +237,60 @@ export function toFloat32(
   if (info.dtype === 'float32') return { info, owned: false };
   return { info: runWasmKernel(backend, 'Cast', { x: info }, { dtype: 'float32' }), owned: true };
 }
+
+/** The arguments tfjs passes to a kernel's `kernelFunc`. */
+export interface KernelArgs {
+  readonly inputs: tf.NamedTensorInfoMap;
+  readonly backend: unknown;
+  readonly attrs?: tf.NamedAttrMap;
+}
+
+/**
+ * A kernel's named inputs, in the order of `names`.
+ *
+ * @throws {@link BackendError} (`"<kernelName>: inputs a and b are required"`) when one is missing.
+ *
+ * @example
+ * ```ts
+ * const [dy, filter] = requireInputs(tf.Conv2DBackpropInput, args.inputs, ['dy', 'filter']);
+ * ```
+ */
+export function requireInputs<const N extends readonly string[]>(
+  kernelName: string,
+  inputs: tf.NamedTensorInfoMap,
+  names: N,
+): { readonly [I in keyof N]: TensorInfo } {
+  const infos = names.map((name) => inputs[name]);
+  if (infos.some((info) => info === undefined)) {
+    throw new BackendError('wasm', `${kernelName}: inputs ${names.join(' and ')} are required`);
+  }
+  return infos as unknown as { readonly [I in keyof N]: TensorInfo };
+}
+
+/**
+ * Runs `fn` on `infos` as float32 (see {@link toFloat32}) and disposes the cast copies afterwards,
+ * also when `fn` throws. `fn`'s result must not be one of the cast copies.
+ *
+ * @example
+ * ```ts
+ * const [x, dy] = requireInputs(tf.MaxPoolGrad, args.inputs, ['input', 'dy']);
+ * return withFloat32(backend, [x, dy], (xf, dyf) => maxPoolGradNhwc(backend, xf, dyf, g));
+ * ```
+ */
+export function withFloat32<const T extends readonly TensorInfo[], R>(
+  backend: WasmBackend,
+  infos: T,
+  fn: (...f32: { -readonly [I in keyof T]: TensorInfo }) => R,
+): R {
+  const owned: TensorInfo[] = [];
+  try {
+    const f32 = infos.map((info) => {
+      const converted = toFloat32(backend, info);
+      if (converted.owned) owned.push(converted.info);
+      return converted.info;
+    });
+    return fn(...(f32 as unknown as Parameters<typeof fn>));
+  } finally {
+    disposeInfos(backend, ...owned);
+  }
+}
