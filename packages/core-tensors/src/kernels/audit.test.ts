@@ -2,23 +2,19 @@
  * Audit: `tf.grad` through every op a small conv encoder–decoder or classifier uses, on the wasm
  * backend. A missing kernel shows up in the list the first test prints and fails on.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { vjpAdjointCheck } from '../testing/grad-check.js';
 import { useLeakGuard } from '../testing/leak-guard.js';
 import { tf } from '../tf.js';
-import { randn, startWasm } from './__fixtures__/harness.js';
+import { randn, useWasmBackend } from './__fixtures__/harness.js';
 import {
   WASM_GRADIENT_KERNELS,
   registerWasmGradientKernels,
   wasmGradientKernelsRegistered,
 } from './index.js';
 
-let stop: () => void;
-beforeAll(async () => {
-  stop = await startWasm();
-});
-afterAll(() => stop());
+useWasmBackend();
 
 const x4 = (): tf.Tensor4D => randn([2, 7, 5, 3], 1) as tf.Tensor4D;
 const w = (shape: number[], seed: number): tf.Tensor4D => randn(shape, seed) as tf.Tensor4D;

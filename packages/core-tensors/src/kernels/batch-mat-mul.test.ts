@@ -1,15 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { compareToReference, vjpAdjointCheck } from '../testing/grad-check.js';
 import { useLeakGuard } from '../testing/leak-guard.js';
 import { tf } from '../tf.js';
-import { RTOL, randn, startWasm } from './__fixtures__/harness.js';
+import { RTOL, randn, useWasmBackend } from './__fixtures__/harness.js';
 
-let stop: () => void;
-beforeAll(async () => {
-  stop = await startWasm();
-});
-afterAll(() => stop());
+useWasmBackend();
 
 /** Float64 `op(A)·op(B)` for one batch of row-major matrices, with `Σ|terms|` per element. */
 function matMulRef(
@@ -33,6 +29,29 @@ function matMulRef(
   return { value, magnitude };
 }
 
+/**
+ * `tf.matMul` of seeded operands (`op(A)` `[m, k]`, `op(B)` `[k, n]`) matches {@link matMulRef};
+ * returns the operands and the product. Call inside `tf.tidy`.
+ */
+function expectMatMulMatchesRef(
+  [m, k, n]: [number, number, number],
+  [seedA, seedB]: [number, number],
+  transposeA: boolean,
+  transposeB: boolean,
+): { a: tf.Tensor; b: tf.Tensor; out: tf.Tensor } {
+  const a = randn(transposeA ? [k, m] : [m, k], seedA);
+  const b = randn(transposeB ? [n, k] : [k, n], seedB);
+  const ref = matMulRef(a.dataSync(), b.dataSync(), [m, k, n], transposeA, transposeB);
+  const out = tf.matMul(a, b, transposeA, transposeB);
+  expect(out.shape).toEqual([m, n]);
+  const cmp = compareToReference(out.dataSync(), ref.value, {
+    magnitude: ref.magnitude,
+    rtol: RTOL,
+  });
+  expect(cmp.ok, cmp.message).toBe(true);
+  return { a, b, out };
+}
+
 const combos = [false, true].flatMap((transposeA) =>
   [false, true].map((transposeB) => ({ transposeA, transposeB })),
 );
@@ -43,18 +62,9 @@ describe('wasm BatchMatMul', () => {
   it.each(combos)(
     'transposeA $transposeA, transposeB $transposeB: matches the definition (rank 2 and 3)',
     ({ transposeA, transposeB }) => {
-      const [m, k, n] = [7, 5, 3];
+      const [m, k, n]: [number, number, number] = [7, 5, 3];
       tf.tidy(() => {
-        const a = randn(transposeA ? [k, m] : [m, k], 1);
-        const b = randn(transposeB ? [n, k] : [k, n], 2);
-        const ref = matMulRef(a.dataSync(), b.dataSync(), [m, k, n], transposeA, transposeB);
-        const out = tf.matMul(a, b, transposeA, transposeB);
-        expect(out.shape).toEqual([m, n]);
-        const cmp = compareToReference(out.dataSync(), ref.value, {
-          magnitude: ref.magnitude,
-          rtol: RTOL,
-        });
-        expect(cmp.ok, cmp.message).toBe(true);
+        const { a, b, out } = expectMatMulMatchesRef([m, k, n], [1, 2], transposeA, transposeB);
         const out3 = tf.matMul(a.expandDims(0), b, transposeA, transposeB);
         expect(out3.shape).toEqual([1, m, n]);
         expect(Array.from(out3.dataSync())).toEqual(Array.from(out.dataSync()));
@@ -66,18 +76,8 @@ describe('wasm BatchMatMul', () => {
     'transposeA $transposeA, transposeB $transposeB: operands with composite rows (split transpose)',
     ({ transposeA, transposeB }) => {
       // k = 12 and n = 8 rows take the 3-D transpose path, m = 6 as well.
-      const [m, k, n] = [6, 12, 8];
       tf.tidy(() => {
-        const a = randn(transposeA ? [k, m] : [m, k], 7);
-        const b = randn(transposeB ? [n, k] : [k, n], 8);
-        const ref = matMulRef(a.dataSync(), b.dataSync(), [m, k, n], transposeA, transposeB);
-        const out = tf.matMul(a, b, transposeA, transposeB);
-        expect(out.shape).toEqual([m, n]);
-        const cmp = compareToReference(out.dataSync(), ref.value, {
-          magnitude: ref.magnitude,
-          rtol: RTOL,
-        });
-        expect(cmp.ok, cmp.message).toBe(true);
+        expectMatMulMatchesRef([6, 12, 8], [7, 8], transposeA, transposeB);
       });
     },
   );

@@ -15,8 +15,10 @@ import { tf } from '../tf.js';
 import {
   asWasmBackend,
   disposeInfos,
+  requireInputs,
   runWasmKernel,
   withShape,
+  type KernelArgs,
   type TensorInfo,
   type WasmBackend,
 } from './wasm-backend.js';
@@ -92,16 +94,9 @@ function transposed(backend: WasmBackend, x: TensorInfo): TensorInfo {
   return withShape(t, [cols, rows]);
 }
 
-function batchMatMulKernel(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): TensorInfo {
+function batchMatMulKernel(args: KernelArgs): TensorInfo {
   const backend = asWasmBackend(args.backend, tf.BatchMatMul);
-  const { a, b } = args.inputs;
-  if (a === undefined || b === undefined) {
-    throw new BackendError('wasm', 'BatchMatMul: inputs a and b are required');
-  }
+  const [a, b] = requireInputs(tf.BatchMatMul, args.inputs, ['a', 'b']);
   const attrs = (args.attrs ?? {}) as unknown as tf.BatchMatMulAttrs;
   const transposeA = attrs.transposeA === true;
   const transposeB = attrs.transposeB === true;

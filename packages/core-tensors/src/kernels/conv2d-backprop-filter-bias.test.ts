@@ -1,18 +1,21 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { compareToReference } from '../testing/grad-check.js';
 import { useLeakGuard } from '../testing/leak-guard.js';
 import { tf } from '../tf.js';
-import { PADDINGS, RTOL, padName, randn, refGeometry, startWasm } from './__fixtures__/harness.js';
+import {
+  PADDINGS,
+  RTOL,
+  padName,
+  randn,
+  refGeometry,
+  useWasmBackend,
+} from './__fixtures__/harness.js';
 import { conv2dFilterGradRef } from './__fixtures__/reference.js';
 import { CONV2D_BACKPROP_FILTER_BIAS } from './conv2d-backprop-filter.js';
 import { setConvWorkspaceLimit } from './index.js';
 
-let stop: () => void;
-beforeAll(async () => {
-  stop = await startWasm();
-});
-afterAll(() => stop());
+useWasmBackend();
 
 type Pad = (typeof PADDINGS)[number];
 

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { useLeakGuard } from '../testing/leak-guard.js';
 import {
@@ -7,15 +7,18 @@ import {
   vjpAdjointCheck,
 } from '../testing/grad-check.js';
 import { tf } from '../tf.js';
-import { PADDINGS, RTOL, padName, randn, refGeometry, startWasm } from './__fixtures__/harness.js';
+import {
+  PADDINGS,
+  RTOL,
+  padName,
+  randn,
+  refGeometry,
+  useWasmBackend,
+} from './__fixtures__/harness.js';
 import { conv2dFilterGradRef, conv2dInputGradRef } from './__fixtures__/reference.js';
 import { setConvWorkspaceLimit } from './index.js';
 
-let stop: () => void;
-beforeAll(async () => {
-  stop = await startWasm();
-});
-afterAll(() => stop());
+useWasmBackend();
 
 /** Batch 2, 7×5 spatial, 3 input channels, 4 output channels. */
 const X_SHAPE = [2, 7, 5, 3] as [number, number, number, number];

@@ -1,16 +1,19 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { compareToReference, vjpAdjointCheck } from '../testing/grad-check.js';
 import { useLeakGuard } from '../testing/leak-guard.js';
 import { tf } from '../tf.js';
-import { PADDINGS, RTOL, padName, randn, refGeometry, startWasm } from './__fixtures__/harness.js';
+import {
+  PADDINGS,
+  RTOL,
+  padName,
+  randn,
+  refGeometry,
+  useWasmBackend,
+} from './__fixtures__/harness.js';
 import { depthwiseFilterGradRef, depthwiseInputGradRef } from './__fixtures__/reference.js';
 
-let stop: () => void;
-beforeAll(async () => {
-  stop = await startWasm();
-});
-afterAll(() => stop());
+useWasmBackend();
 
 const X_SHAPE = [2, 7, 5, 3] as [number, number, number, number];
 type Pad = (typeof PADDINGS)[number];

@@ -184,7 +184,9 @@ function depthwiseBackpropFilterKernel(args: KernelArgs): TensorInfo {
   const [x, dy] = requireInputs(name, args.inputs, ['x', 'dy']);
   const attrs = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
   const g = depthwiseInfo(x.shape, attrs.filterShape, attrs);
-  return withFloat32(backend, [x, dy], (xf, dyf) => depthwiseBackpropFilterNhwc(backend, xf, dyf, g));
+  return withFloat32(backend, [x, dy], (xf, dyf) =>
+    depthwiseBackpropFilterNhwc(backend, xf, dyf, g),
+  );
 }
 
 /** `DepthwiseConv2dNativeBackpropInput` kernel config (missing from stock wasm). */

@@ -1,15 +1,11 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { useLeakGuard } from '../testing/leak-guard.js';
 import { tf } from '../tf.js';
-import { randn, startWasm } from './__fixtures__/harness.js';
+import { randn, useWasmBackend } from './__fixtures__/harness.js';
 import { identityConfig } from './identity.js';
 
-let stop: () => void;
-beforeAll(async () => {
-  stop = await startWasm();
-});
-afterAll(() => stop());
+useWasmBackend();
 
 describe('wasm Identity (copy-free)', () => {
   useLeakGuard({ beforeEach, afterEach });

@@ -1,16 +1,12 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { compareToReference, vjpAdjointCheck } from '../testing/grad-check.js';
 import { useLeakGuard } from '../testing/leak-guard.js';
 import { tf } from '../tf.js';
-import { RTOL, randn, startWasm } from './__fixtures__/harness.js';
+import { RTOL, randn, useWasmBackend } from './__fixtures__/harness.js';
 import { unsortedSegmentSumRef } from './__fixtures__/reference.js';
 
-let stop: () => void;
-beforeAll(async () => {
-  stop = await startWasm();
-});
-afterAll(() => stop());
+useWasmBackend();
 
 describe('wasm UnsortedSegmentSum', () => {
   useLeakGuard({ beforeEach, afterEach });

@@ -16,7 +16,9 @@ import {
   disposeInfos,
   f32View,
   i32View,
+  requireInputs,
   runWasmKernel,
+  type KernelArgs,
   type TensorInfo,
   type WasmBackend,
 } from './wasm-backend.js';
@@ -58,16 +60,9 @@ export function unsortedSegmentSumWasm(
   return out;
 }
 
-function unsortedSegmentSumKernel(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: unknown;
-  attrs?: tf.NamedAttrMap;
-}): TensorInfo {
+function unsortedSegmentSumKernel(args: KernelArgs): TensorInfo {
   const backend = asWasmBackend(args.backend, tf.UnsortedSegmentSum);
-  const { x, segmentIds } = args.inputs;
-  if (x === undefined || segmentIds === undefined) {
-    throw new BackendError('wasm', 'UnsortedSegmentSum: inputs x and segmentIds are required');
-  }
+  const [x, segmentIds] = requireInputs(tf.UnsortedSegmentSum, args.inputs, ['x', 'segmentIds']);
   const { numSegments } = args.attrs as unknown as tf.UnsortedSegmentSumAttrs;
   const owned: TensorInfo[] = [];
   try {

@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { afterAll, beforeAll } from 'vitest';
+
 import { initBackend, shutdownBackend } from '../../backend.js';
 import { tf } from '../../tf.js';
 import type { RefGeometry } from './reference.js';
@@ -67,4 +69,16 @@ export function refGeometry(info: tf.backend_util.Conv2DInfo): RefGeometry {
     pt: info.padInfo.top,
     pl: info.padInfo.left,
   };
+}
+
+/**
+ * Registers `beforeAll` / `afterAll` hooks that start the wasm backend with {@link startWasm} and
+ * shut it down again. Call once at the top level of a test file.
+ */
+export function useWasmBackend(): void {
+  let stop: (() => void) | undefined;
+  beforeAll(async () => {
+    stop = await startWasm();
+  });
+  afterAll(() => stop?.());
 }

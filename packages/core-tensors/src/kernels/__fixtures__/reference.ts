@@ -63,6 +63,36 @@ function forEachTap(
   }
 }
 
+/** Adds term `t` to element `at` of `r` (value and magnitude). */
+function accumulate(r: RefResult, at: number, t: number): void {
+  r.value[at] = r.value[at]! + t;
+  r.magnitude[at] = r.magnitude[at]! + Math.abs(t);
+}
+
+/**
+ * Visits every term `x[n,h,w,c]·W[a,b,c,k]·dy[n,i,j,·]` of a conv2d (`depthwise: false`: filter
+ * `[KH, KW, C, K]`, dy channel `k`) or a depthwise conv2d (`depthwise: true`: filter
+ * `[KH, KW, C, K]` with multiplier `K`, dy channel `c·K + k`) as the flat indices of its three
+ * factors, `visit(xAt, wAt, yAt)`, in the same order for every reference.
+ */
+function forEachConvTerm(
+  g: RefGeometry,
+  k: number,
+  depthwise: boolean,
+  visit: (xAt: number, wAt: number, yAt: number) => void,
+): void {
+  const yChannels = depthwise ? g.c * k : k;
+  forEachTap(g, (b, i, j, a, bb, hh, ww) => {
+    const xPixel = ((b * g.h + hh) * g.w + ww) * g.c;
+    const yPixel = ((b * g.oh + i) * g.ow + j) * yChannels;
+    for (let c = 0; c < g.c; c++) {
+      const wBase = ((a * g.kw + bb) * g.c + c) * k;
+      const yBase = yPixel + (depthwise ? c * k : 0);
+      for (let m = 0; m < k; m++) visit(xPixel + c, wBase + m, yBase + m);
+    }
+  });
+}
+
 /** `conv2d` forward: `y[n,i,j,o] = Σ x[n,h,w,c]·W[a,b,c,o]`. */
 export function conv2dRef(
   x: ArrayLike<number>,
@@ -71,17 +101,7 @@ export function conv2dRef(
   o: number,
 ): RefResult {
   const r = result(g.n * g.oh * g.ow * o);
-  forEachTap(g, (b, i, j, a, bb, hh, ww) => {
-    for (let c = 0; c < g.c; c++) {
-      const xv = x[((b * g.h + hh) * g.w + ww) * g.c + c]!;
-      for (let k = 0; k < o; k++) {
-        const t = xv * filter[((a * g.kw + bb) * g.c + c) * o + k]!;
-        const at = ((b * g.oh + i) * g.ow + j) * o + k;
-        r.value[at] = r.value[at]! + t;
-        r.magnitude[at] = r.magnitude[at]! + Math.abs(t);
-      }
-    }
-  });
+  forEachConvTerm(g, o, false, (xAt, wAt, yAt) => accumulate(r, yAt, x[xAt]! * filter[wAt]!));
   return r;
 }
 
@@ -93,17 +113,7 @@ export function conv2dFilterGradRef(
   o: number,
 ): RefResult {
   const r = result(g.kh * g.kw * g.c * o);
-  forEachTap(g, (b, i, j, a, bb, hh, ww) => {
-    for (let c = 0; c < g.c; c++) {
-      const xv = x[((b * g.h + hh) * g.w + ww) * g.c + c]!;
-      for (let k = 0; k < o; k++) {
-        const t = xv * dy[((b * g.oh + i) * g.ow + j) * o + k]!;
-        const at = ((a * g.kw + bb) * g.c + c) * o + k;
-        r.value[at] = r.value[at]! + t;
-        r.magnitude[at] = r.magnitude[at]! + Math.abs(t);
-      }
-    }
-  });
+  forEachConvTerm(g, o, false, (xAt, wAt, yAt) => accumulate(r, wAt, x[xAt]! * dy[yAt]!));
   return r;
 }
 
@@ -115,17 +125,7 @@ export function conv2dInputGradRef(
   o: number,
 ): RefResult {
   const r = result(g.n * g.h * g.w * g.c);
-  forEachTap(g, (b, i, j, a, bb, hh, ww) => {
-    for (let c = 0; c < g.c; c++) {
-      const at = ((b * g.h + hh) * g.w + ww) * g.c + c;
-      for (let k = 0; k < o; k++) {
-        const t =
-          dy[((b * g.oh + i) * g.ow + j) * o + k]! * filter[((a * g.kw + bb) * g.c + c) * o + k]!;
-        r.value[at] = r.value[at]! + t;
-        r.magnitude[at] = r.magnitude[at]! + Math.abs(t);
-      }
-    }
-  });
+  forEachConvTerm(g, o, false, (xAt, wAt, yAt) => accumulate(r, xAt, dy[yAt]! * filter[wAt]!));
   return r;
 }
 
@@ -137,18 +137,7 @@ export function depthwiseInputGradRef(
   mult: number,
 ): RefResult {
   const r = result(g.n * g.h * g.w * g.c);
-  forEachTap(g, (b, i, j, a, bb, hh, ww) => {
-    for (let c = 0; c < g.c; c++) {
-      const at = ((b * g.h + hh) * g.w + ww) * g.c + c;
-      for (let m = 0; m < mult; m++) {
-        const t =
-          dy[((b * g.oh + i) * g.ow + j) * g.c * mult + c * mult + m]! *
-          filter[((a * g.kw + bb) * g.c + c) * mult + m]!;
-        r.value[at] = r.value[at]! + t;
-        r.magnitude[at] = r.magnitude[at]! + Math.abs(t);
-      }
-    }
-  });
+  forEachConvTerm(g, mult, true, (xAt, wAt, yAt) => accumulate(r, xAt, dy[yAt]! * filter[wAt]!));
   return r;
 }
 
@@ -160,17 +149,7 @@ export function depthwiseFilterGradRef(
   mult: number,
 ): RefResult {
   const r = result(g.kh * g.kw * g.c * mult);
-  forEachTap(g, (b, i, j, a, bb, hh, ww) => {
-    for (let c = 0; c < g.c; c++) {
-      const xv = x[((b * g.h + hh) * g.w + ww) * g.c + c]!;
-      for (let m = 0; m < mult; m++) {
-        const t = xv * dy[((b * g.oh + i) * g.ow + j) * g.c * mult + c * mult + m]!;
-        const at = ((a * g.kw + bb) * g.c + c) * mult + m;
-        r.value[at] = r.value[at]! + t;
-        r.magnitude[at] = r.magnitude[at]! + Math.abs(t);
-      }
-    }
-  });
+  forEachConvTerm(g, mult, true, (xAt, wAt, yAt) => accumulate(r, wAt, x[xAt]! * dy[yAt]!));
   return r;
 }
 
@@ -205,8 +184,7 @@ export function maxPoolGradRef(
           }
           if (at < 0) continue;
           const t = dy[((b * g.oh + i) * g.ow + j) * g.c + c]!;
-          r.value[at] = r.value[at]! + t;
-          r.magnitude[at] = r.magnitude[at]! + Math.abs(t);
+          accumulate(r, at, t);
         }
       }
     }
@@ -225,8 +203,7 @@ export function avgPoolGradRef(dy: ArrayLike<number>, g: RefGeometry): RefResult
     for (let c = 0; c < g.c; c++) {
       const t = dy[((b * g.oh + i) * g.ow + j) * g.c + c]! / count[i * g.ow + j]!;
       const at = ((b * g.h + hh) * g.w + ww) * g.c + c;
-      r.value[at] = r.value[at]! + t;
-      r.magnitude[at] = r.magnitude[at]! + Math.abs(t);
+      accumulate(r, at, t);
     }
   });
   return r;
@@ -278,8 +255,7 @@ export function resizeNearestGradRef(
         for (let k = 0; k < c; k++) {
           const t = dy[((b * oh + y) * ow + x) * c + k]!;
           const at = ((b * h + sy) * w + sx) * c + k;
-          r.value[at] = r.value[at]! + t;
-          r.magnitude[at] = r.magnitude[at]! + Math.abs(t);
+          accumulate(r, at, t);
         }
       }
     }
@@ -322,8 +298,7 @@ export function resizeBilinearGradRef(
             for (let k = 0; k < c; k++) {
               const t = dy[((b * oh + y) * ow + x) * c + k]! * wy * wx;
               const at = ((b * h + sy) * w + sx) * c + k;
-              r.value[at] = r.value[at]! + t;
-              r.magnitude[at] = r.magnitude[at]! + Math.abs(t);
+              accumulate(r, at, t);
             }
           }
         }
