@@ -73,7 +73,7 @@ export function resolveDatasetOptions<O extends object>(
     for (const key of issue.path) {
       value =
         typeof value === 'object' && value !== null
-          ? (value as Record<PropertyKey, unknown>)[key as PropertyKey]
+          ? (value as Record<PropertyKey, unknown>)[key]
           : undefined;
     }
     if (issue.code === 'unrecognized_keys') {
@@ -152,7 +152,7 @@ export function createDatasetRegistry(): DatasetRegistry {
       if (byId.has(descriptor.id)) {
         throw new ConfigError('dataset id', descriptor.id, 'is already registered');
       }
-      byId.set(descriptor.id, descriptor as unknown as DatasetDescriptor);
+      byId.set(descriptor.id, descriptor);
     },
     get(id) {
       const d = byId.get(id);
