@@ -1,0 +1,259 @@
+/**
+ * Losses and gradients of a model on a batch: the total loss, per-task gradients, and per-instance
+ * gradients streamed one instance at a time.
+ *
+ * @module
+ */
+import { ConfigError, flatten, tf } from '@mtu/core-tensors';
+import type { NamedTensorMap, Scalar, Tensor, Tensor1D, Tensor2D } from '@mtu/core-tensors';
+import type { Batch, Dataset, SupervisionMask } from '@mtu/datasets';
+import { disposeBatch, getTask, readBatch } from '@mtu/datasets';
+import { batchLoss } from './losses.js';
+import type { MultiTaskModel } from './model.js';
+import { forward, groupLayout } from './model.js';
+import { usedParams } from './spec.js';
+
+/** Which tasks and parameters a loss or gradient covers. */
+export interface LossOptions {
+  /** Tasks whose losses are summed (default: every head). */
+  readonly tasks?: readonly string[];
+  /** Weight per task (default 1). */
+  readonly weights?: Readonly<Record<string, number>>;
+  /** Parameter groups to differentiate (default: every group). */
+  readonly groups?: readonly string[];
+  /**
+   * Parameter values to use instead of the model's variables (same names and shapes), e.g. a
+   * look-ahead point. Gradients are then taken at these values.
+   */
+  readonly params?: NamedTensorMap;
+}
+
+/** What {@link lossAndGradients} returns; the caller owns `grads`. */
+export interface LossAndGradients {
+  /** The weighted total loss. */
+  readonly loss: number;
+  /** Each task's batch loss (unweighted). */
+  readonly taskLosses: Readonly<Record<string, number>>;
+  /** Gradients of the total loss by parameter name (only the requested groups). */
+  readonly grads: NamedTensorMap;
+}
+
+function selectedNames(model: MultiTaskModel, groups?: readonly string[]): string[] {
+  return groups === undefined ? [...model.layout.names] : [...groupLayout(model, groups).names];
+}
+
+function taskList(model: MultiTaskModel, tasks?: readonly string[]): readonly string[] {
+  const list = tasks ?? model.tasks;
+  if (list.length === 0) throw new ConfigError('tasks', [], 'name at least one task');
+  for (const t of list) {
+    if (!model.tasks.includes(t)) {
+      throw new ConfigError(
+        'task',
+        t,
+        `the model has no head for it (heads: ${model.tasks.join(', ')})`,
+      );
+    }
+  }
+  return list;
+}
+
+/**
+ * The batch losses of the given tasks as scalars, from a parameter map (tensors or variables).
+ * Creates tensors: call inside a tidy / gradient function.
+ */
+export function taskLosses(
+  model: MultiTaskModel,
+  dataset: Dataset,
+  batch: Batch,
+  params: NamedTensorMap,
+  tasks: readonly string[],
+): Record<string, Scalar> {
+  const out = forward(model.spec, params, batch.x, tasks);
+  const losses: Record<string, Scalar> = {};
+  for (const t of tasks) {
+    const task = getTask(dataset, t);
+    losses[t] = batchLoss(task, out[t]!, batch.labels[t]!, batch.mask[t]);
+  }
+  return losses;
+}
+
+/**
+ * The weighted sum of task losses on a batch and its gradients w.r.t. the chosen parameter groups.
+ * Gradient shapes equal the parameters' shapes; parameters a task does not touch (another head)
+ * get zeros.
+ *
+ * @example
+ * ```ts
+ * const { loss, grads } = lossAndGradients(model, ds, batch, { groups: ['shared'] });
+ * tf.dispose(grads);
+ * ```
+ */
+export function lossAndGradients(
+  model: MultiTaskModel,
+  dataset: Dataset,
+  batch: Batch,
+  options: LossOptions = {},
+): LossAndGradients {
+  const tasks = taskList(model, options.tasks);
+  const requested = selectedNames(model, options.groups);
+  // tf.grads refuses parameters the loss does not reach: differentiate the used ones, zero the rest.
+  const used = usedParams(model.spec, tasks);
+  const names = requested.filter((n) => used.has(n));
+  const base: NamedTensorMap = options.params ?? model.variables;
+  const weights = options.weights ?? {};
+  const perTask: Record<string, number> = {};
+  const parts: Record<string, Scalar> = {};
+  const { value, grads } = tf.tidy(() => {
+    const f = (...xs: Tensor[]): Scalar => {
+      const params: NamedTensorMap = { ...base };
+      names.forEach((n, i) => (params[n] = xs[i]!));
+      const losses = taskLosses(model, dataset, batch, params, tasks);
+      let total: Scalar = tf.scalar(0);
+      for (const t of tasks) {
+        parts[t] = tf.keep(losses[t]!.clone());
+        total = tf.add(total, tf.mul(losses[t]!, weights[t] ?? 1));
+      }
+      return total;
+    };
+    const xs = names.map((n) => {
+      const t = base[n];
+      if (t === undefined) throw new ConfigError('params', n, 'is missing from the parameter map');
+      return t;
+    });
+    if (xs.length === 0) return { value: f(), grads: [] as Tensor[] };
+    return tf.valueAndGrads(f)(xs);
+  });
+  const loss = value.dataSync()[0]!;
+  value.dispose();
+  for (const t of tasks) {
+    perTask[t] = parts[t]!.dataSync()[0]!;
+    parts[t]!.dispose();
+  }
+  const map: NamedTensorMap = {};
+  let k = 0;
+  for (const n of requested) {
+    map[n] = used.has(n) ? grads[k++]! : tf.zeros(model.variables[n]!.shape, 'float32');
+  }
+  return { loss, taskLosses: perTask, grads: map };
+}
+
+/**
+ * One gradient map per task (of that task's batch loss alone), w.r.t. the chosen groups.
+ * The caller owns every tensor.
+ *
+ * @example
+ * ```ts
+ * const g = taskGradients(model, ds, batch, { groups: ['shared'] });
+ * const d = flatten(groupLayout(model, ['shared']), g.depth); // Tensor1D [D_shared]
+ * ```
+ */
+export function taskGradients(
+  model: MultiTaskModel,
+  dataset: Dataset,
+  batch: Batch,
+  options: Omit<LossOptions, 'weights'> = {},
+): Record<string, NamedTensorMap> {
+  const out: Record<string, NamedTensorMap> = {};
+  for (const t of taskList(model, options.tasks)) {
+    out[t] = lossAndGradients(model, dataset, batch, { ...options, tasks: [t] }).grads;
+  }
+  return out;
+}
+
+/** Options of {@link perInstanceGradients} and {@link forEachInstanceGradient}. */
+export interface PerInstanceOptions {
+  /** The task whose loss is differentiated (or several, summed with `weights`). */
+  readonly tasks: readonly string[];
+  readonly weights?: Readonly<Record<string, number>>;
+  /** Parameter groups (default: all). */
+  readonly groups?: readonly string[];
+  /** Which train labels may be used (default: label presence). */
+  readonly supervision?: SupervisionMask;
+  /** Parameter values to differentiate at (default: the model's variables). */
+  readonly params?: NamedTensorMap;
+}
+
+/**
+ * Calls `visit(id, g, loss)` with each instance's flat gradient `g` (float32 `[D]`, `D` = size of
+ * the chosen groups, layout order of {@link groupLayout}) of the task loss on that instance alone.
+ * Streams: one instance's tensors exist at a time; `g` is disposed after `visit` returns (clone it
+ * to keep it). An instance without a supervised label for the tasks gets a zero vector.
+ *
+ * @example
+ * ```ts
+ * forEachInstanceGradient(model, ds, [0, 1, 2], { tasks: ['depth'], groups: ['shared'] }, (id, g) => {
+ *   norms.push(tf.tidy(() => tf.norm(g).dataSync()[0]));
+ * });
+ * ```
+ */
+export function forEachInstanceGradient(
+  model: MultiTaskModel,
+  dataset: Dataset,
+  ids: ArrayLike<number>,
+  options: PerInstanceOptions,
+  visit: (id: number, gradient: Tensor1D, loss: number) => void,
+): void {
+  const layout = groupLayout(model, options.groups ?? model.layout.groupNames);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    const batch = readBatch(
+      dataset,
+      [id],
+      options.supervision === undefined ? {} : { supervision: options.supervision },
+    );
+    let result: LossAndGradients | undefined;
+    let vec: Tensor1D | undefined;
+    try {
+      result = lossAndGradients(model, dataset, batch, {
+        tasks: options.tasks,
+        groups: layout.groupNames,
+        ...(options.weights === undefined ? {} : { weights: options.weights }),
+        ...(options.params === undefined ? {} : { params: options.params }),
+      });
+      vec = flatten(layout, result.grads);
+      visit(id, vec, result.loss);
+    } finally {
+      disposeBatch(batch);
+      if (result !== undefined) tf.dispose(result.grads);
+      vec?.dispose();
+    }
+  }
+}
+
+/**
+ * The per-instance gradients of `ids` as the columns of a float32 `[D, n]` matrix (the input of
+ * `orthonormalBasis`). Memory: the matrix plus one instance's gradient.
+ *
+ * @example
+ * ```ts
+ * const G = perInstanceGradients(model, ds, ids, { tasks: ['segmentation'], groups: ['shared'] });
+ * const U = orthonormalBasis(G, { energy: 0.97 });
+ * ```
+ */
+export function perInstanceGradients(
+  model: MultiTaskModel,
+  dataset: Dataset,
+  ids: ArrayLike<number>,
+  options: PerInstanceOptions,
+): Tensor2D {
+  const layout = groupLayout(model, options.groups ?? model.layout.groupNames);
+  const d = layout.size;
+  const n = ids.length;
+  const out = new Float32Array(d * n);
+  let col = 0;
+  forEachInstanceGradient(model, dataset, ids, options, (_id, g) => {
+    const v = g.dataSync();
+    for (let r = 0; r < d; r++) out[r * n + col] = v[r]!;
+    col++;
+  });
+  return tf.tensor2d(out, [d, n], 'float32');
+}
+
+/** Flattens a gradient map over the given groups into one float32 vector (layout order). */
+export function gradientVector(
+  model: MultiTaskModel,
+  grads: NamedTensorMap,
+  groups?: readonly string[],
+): Tensor1D {
+  return flatten(groupLayout(model, groups ?? model.layout.groupNames), grads);
+}
