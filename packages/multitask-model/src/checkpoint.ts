@@ -5,7 +5,6 @@
  * @module
  */
 import { CheckpointError, ConfigError, loadTensors, saveTensors, tf } from '@mtu/core-tensors';
-import type { NamedTensorMap } from '@mtu/core-tensors';
 import type { MultiTaskModel } from './model.js';
 import { modelFromWeights } from './model.js';
 import type { ModelSpec } from './spec.js';
@@ -49,7 +48,7 @@ export async function saveModel(
   provenance: ModelProvenance = {},
 ): Promise<void> {
   if (model.disposed) throw new ConfigError('model', 'disposed', 'cannot save a disposed model');
-  await saveTensors(path, model.variables as NamedTensorMap, {
+  await saveTensors(path, model.variables, {
     format: MODEL_FORMAT,
     spec: model.spec,
     provenance,

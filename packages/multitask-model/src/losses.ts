@@ -52,12 +52,12 @@ export function instanceLosses(task: Task, output: Tensor, label: Tensor): Insta
     const r = computeInstanceLosses(task, output, label);
     return [r.loss, r.count];
   });
-  return { loss: loss as Tensor1D, count: count as Tensor1D };
+  return { loss: loss, count: count };
 }
 
 function computeInstanceLosses(task: Task, output: Tensor, label: Tensor): InstanceLosses {
   {
-    const b = label.shape[0]!;
+    const b = label.shape[0];
     switch (task.kind) {
       case 'classification':
       case 'segmentation': {
@@ -102,8 +102,8 @@ function computeInstanceLosses(task: Task, output: Tensor, label: Tensor): Insta
 
 function reducePerInstance(err: Tensor, valid: Tensor, b: number): InstanceLosses {
   const sum = tf.sum(tf.reshape(err, [b, -1]), 1);
-  const count = tf.sum(tf.reshape(valid, [b, -1]), 1) as Tensor1D;
-  return { loss: tf.div(sum, tf.maximum(count, 1)) as Tensor1D, count };
+  const count = tf.sum<Tensor1D>(tf.reshape(valid, [b, -1]), 1);
+  return { loss: tf.div<Tensor1D>(sum, tf.maximum(count, 1)), count };
 }
 
 /**
@@ -120,6 +120,6 @@ export function batchLoss(task: Task, output: Tensor, label: Tensor, mask?: Tens
     const { loss, count } = instanceLosses(task, output, label);
     const has = tf.cast(tf.greater(count, 0), 'float32');
     const m = mask === undefined ? has : tf.mul(mask, has);
-    return tf.div(tf.sum(tf.mul(loss, m)), tf.maximum(tf.sum(m), 1)) as Scalar;
+    return tf.div<Scalar>(tf.sum(tf.mul(loss, m)), tf.maximum(tf.sum(m), 1));
   });
 }

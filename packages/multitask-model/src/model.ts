@@ -177,7 +177,7 @@ export function forward(
   const [bh, bw] = levelSize(spec, s);
   for (const head of heads) {
     if (head.kind !== 'classification') continue;
-    const flat = tf.reshape(bottleneck, [-1, bh * bw * bottleneck.shape[3]]) as tf.Tensor2D;
+    const flat = tf.reshape<tf.Rank.R2>(bottleneck, [-1, bh * bw * bottleneck.shape[3]]);
     const hidden = denseLayer(flat, params, `${head.task}/fc1`, true);
     out[head.task] = denseLayer(hidden, params, `${head.task}/fc2`, false);
   }

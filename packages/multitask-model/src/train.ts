@@ -150,6 +150,16 @@ function makeOptimizer(config: TrainConfig): tf.Optimizer {
   }
 }
 
+/**
+ * Disposes an optimiser completely. tfjs 4.22's `MomentumOptimizer.dispose` forgets the
+ * learning-rate scalar `c` it inherits from `SGDOptimizer` (one tensor leaked per optimiser).
+ */
+function disposeOptimizer(optimizer: tf.Optimizer): void {
+  const c = (optimizer as unknown as { c?: tf.Tensor }).c;
+  optimizer.dispose();
+  if (c !== undefined && !c.isDisposed) c.dispose();
+}
+
 const RUNTIME_KEYS = new Set(['supervision', 'onEvent', 'signal']);
 
 /**
@@ -178,7 +188,7 @@ export async function train(
   const recipe: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options))
     if (!RUNTIME_KEYS.has(k) && v !== undefined) recipe[k] = v;
-  const config = resolveTrainConfig(recipe as Partial<TrainConfig>);
+  const config = resolveTrainConfig(recipe);
   for (const t of Object.keys(config.taskWeights)) {
     if (!model.tasks.includes(t))
       throw new ConfigError('train.taskWeights', t, 'is not a task of the model');
@@ -262,7 +272,7 @@ export async function train(
       });
     }
   } finally {
-    optimizer.dispose();
+    disposeOptimizer(optimizer);
   }
   const seconds = (performance.now() - started) / 1000;
   emit({ type: 'end', steps, seconds });
