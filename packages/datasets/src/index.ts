@@ -31,3 +31,32 @@ export type {
   LoadProgress,
   OptionInfo,
 } from './registry.js';
+export { BUILTIN_DATASETS, registerBuiltinDatasets } from './builtins.js';
+export {
+  SCENES_CLASSES,
+  SCENES_DEFAULTS,
+  SCENES_ID,
+  SCENES_ROOM_CLASSES,
+  loadScenes,
+  renderScene,
+  scenesDataset,
+} from './sources/scenes/index.js';
+export type {
+  SceneCamera,
+  SceneRender,
+  SceneSurface,
+  ScenesClassName,
+  ScenesOptions,
+} from './sources/scenes/index.js';
+export { NYUV2_CLASS_NAMES, cityscapesDataset, nyuv2Dataset } from './sources/mtan/index.js';
+export type { CityscapesClasses, CityscapesOptions, Nyuv2Options } from './sources/mtan/index.js';
+export { multiMnistDataset, planMultiMnist } from './sources/multi-mnist/index.js';
+export type {
+  DigitRef,
+  MultiMnistInstance,
+  MultiMnistOptions,
+  MultiMnistPlan,
+} from './sources/multi-mnist/index.js';
+export { NPY_DTYPES, encodeNpy, parseNpy, readNpy, toFloat32, toInt32, writeNpy } from './npy.js';
+export type { EncodeNpyOptions, NpyArray, NpyData, NpyDtype } from './npy.js';
+export { resizeBilinear, resizeNearest, resizeNormals } from './resize.js';
