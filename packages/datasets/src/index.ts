@@ -42,11 +42,24 @@ export {
   scenesDataset,
 } from './sources/scenes/index.js';
 export type {
+  SceneBox,
   SceneCamera,
+  SceneCylinder,
+  SceneDescription,
+  SceneLight,
+  SceneMaterial,
+  SceneObject,
+  ScenePrimitive,
   SceneRender,
+  SceneRoom,
+  SceneShape,
+  SceneSphere,
   SceneSurface,
+  SceneSurfaceKind,
+  SceneTexture,
   ScenesClassName,
   ScenesOptions,
+  Vec3,
 } from './sources/scenes/index.js';
 export { NYUV2_CLASS_NAMES, cityscapesDataset, nyuv2Dataset } from './sources/mtan/index.js';
 export type { CityscapesClasses, CityscapesOptions, Nyuv2Options } from './sources/mtan/index.js';
@@ -60,3 +73,4 @@ export type {
 export { NPY_DTYPES, encodeNpy, parseNpy, readNpy, toFloat32, toInt32, writeNpy } from './npy.js';
 export type { EncodeNpyOptions, NpyArray, NpyData, NpyDtype } from './npy.js';
 export { resizeBilinear, resizeNearest, resizeNormals } from './resize.js';
+export type { HW, HWC } from './resize.js';

@@ -8,7 +8,7 @@
  * true). Every array read here is returned in C (row-major) order in native byte order.
  *
  * Every problem with a file (missing, truncated, bad magic, unparsable header, unsupported dtype,
- * size mismatch, out-of-range conversion) is a {@link CheckpointError} whose `file` is the path.
+ * size mismatch, out-of-range conversion) is a `CheckpointError` whose `file` is the path.
  *
  * @module
  */
@@ -401,7 +401,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * @param bytes - The whole file.
  * @param name - The file name errors report.
  * @returns The array in C order; see {@link NpyData} for the typed array of each dtype.
- * @throws {@link CheckpointError} on a bad magic, an unsupported version or dtype, an unparsable
+ * @throws `CheckpointError` on a bad magic, an unsupported version or dtype, an unparsable
  *   header, or when the data section is shorter or longer than `shape` and the dtype require.
  *
  * @example
@@ -508,7 +508,7 @@ export function parseNpy(bytes: Uint8Array, name: string): NpyArray {
  *
  * @param path - The file.
  * @returns The array in C order (see {@link parseNpy}).
- * @throws {@link CheckpointError} naming `path` when it cannot be read or is not a valid `.npy`.
+ * @throws `CheckpointError` naming `path` when it cannot be read or is not a valid `.npy`.
  *
  * @example
  * ```ts
@@ -566,7 +566,7 @@ export function toFloat32(arr: NpyArray): Float32Array {
  * elements must be integers (e.g. labels saved as float32 `-1.0, 3.0`); every value must fit in
  * int32.
  *
- * @throws {@link CheckpointError} naming the file and the first offending element.
+ * @throws `CheckpointError` naming the file and the first offending element.
  *
  * @example
  * ```ts
@@ -630,7 +630,7 @@ function descrOf(info: DtypeInfo, big: boolean): string {
  * @param shape - The array's shape (`[]` for a 0-d array); its product must equal `data.length`.
  * @param dtype - The element type to store (default `'float32'`).
  * @param options - Version, Fortran order and byte order.
- * @throws {@link ShapeError} on a length mismatch; {@link ConfigError} on an unsupported dtype or an
+ * @throws `ShapeError` on a length mismatch; {@link ConfigError} on an unsupported dtype or an
  *   element the dtype cannot hold.
  *
  * @example
@@ -772,7 +772,7 @@ export function encodeNpy(
 /**
  * Writes an array as a `.npy` file (see {@link encodeNpy} for the arguments).
  *
- * @throws {@link CheckpointError} naming `path` when the file cannot be written.
+ * @throws `CheckpointError` naming `path` when the file cannot be written.
  *
  * @example
  * ```ts

@@ -14,15 +14,14 @@
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { initBackend, shutdownBackend, tf } from '@mtu/core-tensors';
-import type { BackendPreference, Tensor } from '@mtu/core-tensors';
+import type { BackendPreference, NamedTensorMap } from '@mtu/core-tensors';
 import {
   createDatasetRegistry,
   disposeBatch,
-  iterateBatches,
   readBatch,
   registerBuiltinDatasets,
 } from '@mtu/datasets';
-import type { Dataset, Task } from '@mtu/datasets';
+import type { Dataset } from '@mtu/datasets';
 import {
   DEFAULT_TRAIN_CONFIG,
   createModel,
@@ -32,6 +31,8 @@ import {
   train,
 } from '../src/index.js';
 import type { MultiTaskModel } from '../src/index.js';
+import { median, quality } from './quality.js';
+import type { TaskQuality } from './quality.js';
 
 const USAGE = `Usage: pnpm --filter @mtu/multitask-model bench [options]
 
@@ -52,18 +53,17 @@ interface Row {
   batchSize: number;
   trainInstancesPerSecond: number;
   perInstanceGradientsPerSecond: { shared: number; all: number };
-  quality?: Record<string, { metric: string; model: number; constant: number; better: 'higher' | 'lower' }>;
+  quality?: Record<string, TaskQuality>;
   trainSeconds?: number;
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function trainThroughput(model: MultiTaskModel, ds: Dataset, steps: number, batchSize: number): number {
-  const optimizer = tf.train.adam(1e-3);
+function trainThroughput(
+  model: MultiTaskModel,
+  ds: Dataset,
+  steps: number,
+  batchSize: number,
+): number {
+  const optimizer: tf.Optimizer = tf.train.adam(1e-3);
   const ids = ds.train.ids.subarray(0, batchSize);
   const times: number[] = [];
   try {
@@ -71,7 +71,7 @@ function trainThroughput(model: MultiTaskModel, ds: Dataset, steps: number, batc
       const batch = readBatch(ds, ids);
       const t0 = performance.now();
       const { grads } = lossAndGradients(model, ds, batch);
-      const named: Record<string, Tensor> = {};
+      const named: NamedTensorMap = {};
       for (const [n, g] of Object.entries(grads)) named[model.variables[n]!.name] = g;
       optimizer.applyGradients(named);
       tf.dispose(grads);
@@ -84,7 +84,12 @@ function trainThroughput(model: MultiTaskModel, ds: Dataset, steps: number, batc
   return (batchSize * 1000) / median(times);
 }
 
-function gradientThroughput(model: MultiTaskModel, ds: Dataset, n: number, groups?: string[]): number {
+function gradientThroughput(
+  model: MultiTaskModel,
+  ds: Dataset,
+  n: number,
+  groups?: string[],
+): number {
   const ids = ds.train.ids.subarray(0, n);
   const task = ds.tasks[0]!.name;
   const opts = { tasks: [task], ...(groups === undefined ? {} : { groups }) };
@@ -92,79 +97,6 @@ function gradientThroughput(model: MultiTaskModel, ds: Dataset, n: number, group
   const t0 = performance.now();
   forEachInstanceGradient(model, ds, ids, opts, (_id, g) => void g.dataSync());
   return (n * 1000) / (performance.now() - t0);
-}
-
-/** Test-split quality of the model vs the best constant predictor fitted on the train split. */
-function quality(model: MultiTaskModel, ds: Dataset): NonNullable<Row['quality']> {
-  const out: NonNullable<Row['quality']> = {};
-  for (const task of ds.tasks) {
-    const constant = constantPrediction(ds, task);
-    let modelScore = 0;
-    let constScore = 0;
-    let count = 0;
-    const angles: number[] = [];
-    const constAngles: number[] = [];
-    for (const batch of iterateBatches(ds, ds.test.ids, { batchSize: 32 })) {
-      const pred = model.predict(batch.x, [task.name])[task.name]!;
-      const p = pred.dataSync();
-      const g = batch.labels[task.name]!.dataSync();
-      pred.dispose();
-      disposeBatch(batch);
-      if (task.kind === 'classification' || task.kind === 'segmentation') {
-        const c = task.classes;
-        for (let i = 0; i < g.length; i++) {
-          if (g[i] === task.ignoreIndex) continue;
-          let best = 0;
-          for (let k = 1; k < c; k++) if (p[i * c + k]! > p[i * c + best]!) best = k;
-          modelScore += best === g[i] ? 1 : 0;
-          constScore += constant[0] === g[i] ? 1 : 0;
-          count++;
-        }
-      } else if (task.kind === 'depth') {
-        for (let i = 0; i < g.length; i++) {
-          if (!(g[i]! > 0)) continue;
-          modelScore += Math.abs(p[i]! - g[i]!);
-          constScore += Math.abs(constant[0]! - g[i]!);
-          count++;
-        }
-      } else {
-        for (let i = 0; i < g.length; i += 3) {
-          if (g[i] === 0 && g[i + 1] === 0 && g[i + 2] === 0) continue;
-          const dot = (v: ArrayLike<number>, o: number) => v[o]! * g[i]! + v[o + 1]! * g[i + 1]! + v[o + 2]! * g[i + 2]!;
-          angles.push((Math.acos(Math.min(1, Math.max(-1, dot(p, i)))) * 180) / Math.PI);
-          constAngles.push((Math.acos(Math.min(1, Math.max(-1, dot(constant, 0)))) * 180) / Math.PI);
-        }
-      }
-    }
-    if (task.kind === 'normals') {
-      out[task.name] = { metric: 'median angle (°)', model: median(angles), constant: median(constAngles), better: 'lower' };
-    } else if (task.kind === 'depth') {
-      out[task.name] = { metric: 'abs err', model: modelScore / count, constant: constScore / count, better: 'lower' };
-    } else {
-      out[task.name] = {
-        metric: task.kind === 'classification' ? 'accuracy' : 'pixel accuracy',
-        model: modelScore / count,
-        constant: constScore / count,
-        better: 'higher',
-      };
-    }
-  }
-  return out;
-}
-
-/** The best constant on the train split: majority class, median depth, normalised mean normal. */
-function constantPrediction(ds: Dataset, task: Task): number[] {
-  const labels = ds.train.labels[task.name]!;
-  if (task.kind === 'classification' || task.kind === 'segmentation') {
-    const counts = new Array<number>(task.classes).fill(0);
-    for (const v of labels) if (v >= 0 && v < task.classes) counts[v]!++;
-    return [counts.indexOf(Math.max(...counts))];
-  }
-  if (task.kind === 'depth') return [median(Array.from(labels).filter((v) => v > 0))];
-  const m = [0, 0, 0];
-  for (let i = 0; i < labels.length; i += 3) for (let k = 0; k < 3; k++) m[k]! += labels[i + k]!;
-  const n = Math.hypot(m[0]!, m[1]!, m[2]!) || 1;
-  return m.map((v) => v / n);
 }
 
 async function main(): Promise<void> {
@@ -194,8 +126,11 @@ async function main(): Promise<void> {
   registerBuiltinDatasets(registry);
   const steps = Number(values.steps ?? 20);
   const instances = Number(values.instances ?? 32);
-  const log = (line: string): void => void (values.json === true ? process.stderr : process.stdout).write(`${line}\n`);
-  log(`backend ${info.name}, ${info.threads} thread(s); ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores`);
+  const log = (line: string): void =>
+    void (values.json === true ? process.stderr : process.stdout).write(`${line}\n`);
+  log(
+    `backend ${info.name}, ${info.threads} thread(s); ${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores`,
+  );
   try {
     for (const id of values.dataset ?? ['scenes', 'multi-mnist']) {
       const ds = await registry.load(id, {});
@@ -208,7 +143,12 @@ async function main(): Promise<void> {
           threads: info.threads,
           parameters: model.layout.size,
           batchSize: DEFAULT_TRAIN_CONFIG.batchSize,
-          trainInstancesPerSecond: trainThroughput(model, ds, steps, DEFAULT_TRAIN_CONFIG.batchSize),
+          trainInstancesPerSecond: trainThroughput(
+            model,
+            ds,
+            steps,
+            DEFAULT_TRAIN_CONFIG.batchSize,
+          ),
           perInstanceGradientsPerSecond: {
             shared: gradientThroughput(model, ds, instances, ['shared']),
             all: gradientThroughput(model, ds, instances),
@@ -220,8 +160,12 @@ async function main(): Promise<void> {
             const result = await train(fresh, ds, {
               onEvent: (e) => {
                 if (e.type === 'epoch') {
-                  const parts = Object.entries(e.taskLosses).map(([t, l]) => `${t} ${l.toFixed(3)}`);
-                  log(`  ${id} epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(3)} (${parts.join(', ')}) ${e.seconds.toFixed(1)} s`);
+                  const parts = Object.entries(e.taskLosses).map(
+                    ([t, l]) => `${t} ${l.toFixed(3)}`,
+                  );
+                  log(
+                    `  ${id} epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(3)} (${parts.join(', ')}) ${e.seconds.toFixed(1)} s`,
+                  );
                 }
               },
             });
@@ -234,13 +178,23 @@ async function main(): Promise<void> {
         if (values.json === true) {
           process.stdout.write(`${JSON.stringify(row)}\n`);
         } else {
-          log(`\n${id}: ${row.parameters} parameters, train split ${ds.train.size}, test split ${ds.test.size}, input ${ds.inputShape.join('×')}`);
-          log(`  training:               ${row.trainInstancesPerSecond.toFixed(1)} instances/s (batch ${row.batchSize})`);
-          log(`  per-instance gradients: ${row.perInstanceGradientsPerSecond.shared.toFixed(1)} /s (shared), ${row.perInstanceGradientsPerSecond.all.toFixed(1)} /s (all groups)`);
+          log(
+            `\n${id}: ${row.parameters} parameters, train split ${ds.train.size}, test split ${ds.test.size}, input ${ds.inputShape.join('×')}`,
+          );
+          log(
+            `  training:               ${row.trainInstancesPerSecond.toFixed(1)} instances/s (batch ${row.batchSize})`,
+          );
+          log(
+            `  per-instance gradients: ${row.perInstanceGradientsPerSecond.shared.toFixed(1)} /s (shared), ${row.perInstanceGradientsPerSecond.all.toFixed(1)} /s (all groups)`,
+          );
           if (row.quality !== undefined) {
-            log(`  default recipe (${DEFAULT_TRAIN_CONFIG.epochs} epochs) trained in ${row.trainSeconds!.toFixed(0)} s; test split:`);
+            log(
+              `  default recipe (${DEFAULT_TRAIN_CONFIG.epochs} epochs) trained in ${row.trainSeconds!.toFixed(0)} s; test split:`,
+            );
             for (const [task, q] of Object.entries(row.quality)) {
-              log(`    ${task.padEnd(14)} ${q.metric.padEnd(18)} model ${q.model.toFixed(3)}  constant ${q.constant.toFixed(3)}  (${q.better} is better)`);
+              log(
+                `    ${task.padEnd(14)} ${q.metric.padEnd(18)} model ${q.model.toFixed(3)}  constant ${q.constant.toFixed(3)}  (${q.better} is better)`,
+              );
             }
           }
         }

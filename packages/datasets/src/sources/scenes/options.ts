@@ -42,7 +42,7 @@ export const SCENES_CLASSES: readonly ScenesClassName[] = Object.freeze([
 /** Number of room-surface classes (floor, wall, ceiling) before the object categories. */
 export const SCENES_ROOM_CLASSES = 3;
 
-/** The resolved options of the `scenes` source (see {@link scenesOptionsSchema} for ranges). */
+/** The resolved options of the `scenes` source (see `scenesOptionsSchema` for ranges). */
 export interface ScenesOptions {
   /** Seed of every random draw (layout, materials, camera, noise, sensor holes). Default 0. */
   readonly seed: number;

@@ -23,7 +23,7 @@ export type SceneSurfaceKind = 'plane' | 'sphere' | 'cylinder';
 
 /**
  * One surface of a rendered scene: a room face, a box face, a sphere, a cylinder's side or top.
- * Surface ids are positions in {@link RenderResult.surfaces}: `0` floor, `1` ceiling, `2 … 5`
+ * Surface ids are positions in `SceneRender.surfaces`: `0` floor, `1` ceiling, `2 … 5`
  * walls at `x = −rx`, `x = +rx`, `z = −rz`, `z = +rz`, then per primitive its faces (a box: `−x`,
  * `+x`, `−y`, `+y`, `−z`, `+z` of its local frame; a sphere: one; a cylinder: side, top).
  */
