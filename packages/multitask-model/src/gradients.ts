@@ -77,6 +77,68 @@ export function taskLosses(
   return losses;
 }
 
+/** Options of {@link valueAndGradients}. */
+export interface ValueAndGradientsOptions {
+  /** The heads the objective uses: decides which parameters it can reach (see `usedParams`). */
+  readonly tasks: readonly string[];
+  /** Parameter groups to differentiate (default: every group). */
+  readonly groups?: readonly string[];
+  /** Parameter values to differentiate at (default: the model's variables). */
+  readonly params?: NamedTensorMap;
+}
+
+/**
+ * Any scalar objective of the parameters and its gradients w.r.t. the chosen groups: `objective`
+ * receives a full parameter map (the model's variables, or `options.params`, with the
+ * differentiated ones substituted) and returns a scalar; it may create tensors freely (everything
+ * is tidied). Parameters the objective cannot reach through `options.tasks`' heads get zero
+ * gradients. The caller owns `grads`.
+ *
+ * @example
+ * ```ts
+ * // A capped (bounded-ascent) forget loss of the depth head:
+ * const { value, grads } = valueAndGradients(model, (p) => {
+ *   const out = forward(model.spec, p, batch.x, ['depth']);
+ *   const { loss } = instanceLosses(task, out.depth, batch.labels.depth);
+ *   return tf.mean(tf.minimum(loss, cap));
+ * }, { tasks: ['depth'], groups: ['shared', 'depth'] });
+ * ```
+ */
+export function valueAndGradients(
+  model: MultiTaskModel,
+  objective: (params: NamedTensorMap) => Scalar,
+  options: ValueAndGradientsOptions,
+): { value: number; grads: NamedTensorMap } {
+  const tasks = taskList(model, options.tasks);
+  const requested = selectedNames(model, options.groups);
+  // tf.grads refuses parameters the loss does not reach: differentiate the used ones, zero the rest.
+  const used = usedParams(model.spec, tasks);
+  const names = requested.filter((n) => used.has(n));
+  const base: NamedTensorMap = options.params ?? model.variables;
+  const { value, grads } = tf.tidy(() => {
+    const f = (...xs: Tensor[]): Scalar => {
+      const params: NamedTensorMap = { ...base };
+      names.forEach((n, i) => (params[n] = xs[i]!));
+      return objective(params);
+    };
+    const xs = names.map((n) => {
+      const t = base[n];
+      if (t === undefined) throw new ConfigError('params', n, 'is missing from the parameter map');
+      return t;
+    });
+    if (xs.length === 0) return { value: objective({ ...base }), grads: [] as Tensor[] };
+    return tf.valueAndGrads(f)(xs);
+  });
+  const v = value.dataSync()[0]!;
+  value.dispose();
+  const map: NamedTensorMap = {};
+  let k = 0;
+  for (const n of requested) {
+    map[n] = used.has(n) ? grads[k++]! : tf.zeros(model.variables[n]!.shape, 'float32');
+  }
+  return { value: v, grads: map };
+}
+
 /**
  * The weighted sum of task losses on a batch and its gradients w.r.t. the chosen parameter groups.
  * Gradient shapes equal the parameters' shapes; parameters a task does not touch (another head)
@@ -95,18 +157,11 @@ export function lossAndGradients(
   options: LossOptions = {},
 ): LossAndGradients {
   const tasks = taskList(model, options.tasks);
-  const requested = selectedNames(model, options.groups);
-  // tf.grads refuses parameters the loss does not reach: differentiate the used ones, zero the rest.
-  const used = usedParams(model.spec, tasks);
-  const names = requested.filter((n) => used.has(n));
-  const base: NamedTensorMap = options.params ?? model.variables;
   const weights = options.weights ?? {};
-  const perTask: Record<string, number> = {};
   const parts: Record<string, Scalar> = {};
-  const { value, grads } = tf.tidy(() => {
-    const f = (...xs: Tensor[]): Scalar => {
-      const params: NamedTensorMap = { ...base };
-      names.forEach((n, i) => (params[n] = xs[i]!));
+  const { value, grads } = valueAndGradients(
+    model,
+    (params) => {
       const losses = taskLosses(model, dataset, batch, params, tasks);
       let total: Scalar = tf.scalar(0);
       for (const t of tasks) {
@@ -114,27 +169,19 @@ export function lossAndGradients(
         total = tf.add(total, tf.mul(losses[t]!, weights[t] ?? 1));
       }
       return total;
-    };
-    const xs = names.map((n) => {
-      const t = base[n];
-      if (t === undefined) throw new ConfigError('params', n, 'is missing from the parameter map');
-      return t;
-    });
-    if (xs.length === 0) return { value: f(), grads: [] as Tensor[] };
-    return tf.valueAndGrads(f)(xs);
-  });
-  const loss = value.dataSync()[0]!;
-  value.dispose();
+    },
+    {
+      tasks,
+      ...(options.groups === undefined ? {} : { groups: options.groups }),
+      ...(options.params === undefined ? {} : { params: options.params }),
+    },
+  );
+  const perTask: Record<string, number> = {};
   for (const t of tasks) {
     perTask[t] = parts[t]!.dataSync()[0]!;
     parts[t]!.dispose();
   }
-  const map: NamedTensorMap = {};
-  let k = 0;
-  for (const n of requested) {
-    map[n] = used.has(n) ? grads[k++]! : tf.zeros(model.variables[n]!.shape, 'float32');
-  }
-  return { loss, taskLosses: perTask, grads: map };
+  return { loss: value, taskLosses: perTask, grads };
 }
 
 /**

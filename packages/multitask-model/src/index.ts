@@ -33,9 +33,17 @@ export {
   perInstanceGradients,
   taskGradients,
   taskLosses,
+  valueAndGradients,
 } from './gradients.js';
-export type { LossAndGradients, LossOptions, PerInstanceOptions } from './gradients.js';
+export type {
+  LossAndGradients,
+  LossOptions,
+  PerInstanceOptions,
+  ValueAndGradientsOptions,
+} from './gradients.js';
 export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig, train } from './train.js';
 export type { OptimizerName, TrainConfig, TrainEvent, TrainOptions, TrainResult } from './train.js';
 export { loadModel, saveModel, specDifference } from './checkpoint.js';
 export type { LoadModelOptions, LoadedModel, ModelProvenance } from './checkpoint.js';
+export { createOptimizer } from './optimizer.js';
+export type { ModelOptimizer, OptimizerConfig } from './optimizer.js';

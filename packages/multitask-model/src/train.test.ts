@@ -5,7 +5,13 @@ import type { Dataset, ForgetRequest, SplitArrays } from '@mtu/datasets';
 import { createToyDataset } from '@mtu/datasets/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { useWasm } from './__fixtures__/setup.js';
-import { createModel, defaultModelSpec, resolveTrainConfig, train } from './index.js';
+import {
+  createModel,
+  createOptimizer,
+  defaultModelSpec,
+  resolveTrainConfig,
+  train,
+} from './index.js';
 import type { MultiTaskModel, TrainEvent } from './index.js';
 
 useWasm();
@@ -184,5 +190,25 @@ describe('exact retraining ignores what was removed', () => {
     const kept = scramble(ds, forget, ['normals'], false);
     const c = await trained(kept, { supervision: requestViews(kept, request).supervision });
     expect(c).not.toEqual(a);
+  });
+});
+
+describe('createOptimizer', () => {
+  it('P1: plain SGD moves θ by exactly −η·g (so grads = −d gives θ + η·d)', () => {
+    const model = createModel(spec, { seed: 0 });
+    const opt = createOptimizer(model, { optimizer: 'sgd', learningRate: 0.5, momentum: 0 });
+    const before = weightsOf(model);
+    const g = tf.tidy(() => tf.fill(model.variables['depth/out/b']!.shape, 2));
+    opt.step({ 'depth/out/b': g });
+    const after = weightsOf(model);
+    const entry = model.layout.byName.get('depth/out/b')!;
+    for (let i = 0; i < after.length; i++) {
+      const inBlock = i >= entry.offset && i < entry.offset + entry.size;
+      expect(after[i]).toBe(inBlock ? Math.fround(before[i]! - 1) : before[i]);
+    }
+    expect(() => opt.step({ nope: g })).toThrow(/not a parameter/);
+    g.dispose();
+    opt.dispose();
+    model.dispose();
   });
 });

@@ -5,12 +5,12 @@
  * @module
  */
 import { ConfigError, createRng, tf } from '@mtu/core-tensors';
-import type { NamedTensorMap } from '@mtu/core-tensors';
 import type { Dataset, SupervisionMask } from '@mtu/datasets';
 import { disposeBatch, fullSupervision, iterateBatches, supervisedIds } from '@mtu/datasets';
 import { z } from 'zod';
 import { lossAndGradients } from './gradients.js';
 import type { MultiTaskModel } from './model.js';
+import { createOptimizer } from './optimizer.js';
 
 /** The optimisers {@link train} supports. */
 export type OptimizerName = 'sgd' | 'momentum' | 'adam';
@@ -139,27 +139,6 @@ export function resolveTrainConfig(raw: Partial<TrainConfig> = {}): TrainConfig 
   });
 }
 
-function makeOptimizer(config: TrainConfig): tf.Optimizer {
-  switch (config.optimizer) {
-    case 'sgd':
-      return tf.train.sgd(config.learningRate);
-    case 'momentum':
-      return tf.train.momentum(config.learningRate, config.momentum);
-    case 'adam':
-      return tf.train.adam(config.learningRate);
-  }
-}
-
-/**
- * Disposes an optimiser completely. tfjs 4.22's `MomentumOptimizer.dispose` forgets the
- * learning-rate scalar `c` it inherits from `SGDOptimizer` (one tensor leaked per optimiser).
- */
-function disposeOptimizer(optimizer: tf.Optimizer): void {
-  const c = (optimizer as unknown as { c?: tf.Tensor }).c;
-  optimizer.dispose();
-  if (c !== undefined && !c.isDisposed) c.dispose();
-}
-
 const RUNTIME_KEYS = new Set(['supervision', 'onEvent', 'signal']);
 
 /**
@@ -204,12 +183,7 @@ export async function train(
     throw new ConfigError('supervision', 'empty', 'no instance has a supervised label');
   const stepsPerEpoch = Math.ceil(ids.length / config.batchSize);
   const emit = options.onEvent ?? (() => undefined);
-  const optimizer = makeOptimizer(config);
-  const byVariable = (grads: NamedTensorMap): NamedTensorMap => {
-    const out: NamedTensorMap = {};
-    for (const [name, g] of Object.entries(grads)) out[model.variables[name]!.name] = g;
-    return out;
-  };
+  const optimizer = createOptimizer(model, config);
   const started = performance.now();
   const history: { loss: number; taskLosses: Record<string, number> }[] = [];
   let steps = 0;
@@ -239,7 +213,7 @@ export async function train(
               g.dispose();
             }
           }
-          optimizer.applyGradients(byVariable(grads));
+          optimizer.step(grads);
           tf.dispose(grads);
           if (!Number.isFinite(loss)) {
             throw new ConfigError(
@@ -272,7 +246,7 @@ export async function train(
       });
     }
   } finally {
-    disposeOptimizer(optimizer);
+    optimizer.dispose();
   }
   const seconds = (performance.now() - started) / 1000;
   emit({ type: 'end', steps, seconds });
