@@ -1,0 +1,157 @@
+import { ConfigError, tf } from '@mtu/core-tensors';
+import type { NamedTensorMap } from '@mtu/core-tensors';
+import { taskLosses } from '@mtu/multitask-model';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { useWasm } from './__fixtures__/setup.js';
+import {
+  DEFAULT_LOOP_CONFIG,
+  createUnlearnerRegistry,
+  loopConfigFields,
+  registerInterferenceAware,
+  unlearn,
+} from './index.js';
+import type { LoopConfig, UnlearnEvent, Unlearner } from './index.js';
+import { conformanceChecks, createConformanceFixture } from './testing/index.js';
+import type { ConformanceFixture } from './testing/index.js';
+
+useWasm();
+
+/** A minimal method through the `loss` hook: fine-tune on the retained batch, heads frozen by a transform. */
+const finetuneShared: Unlearner<LoopConfig, undefined> = {
+  id: 'test/finetune-shared',
+  displayName: 'fine-tune (test)',
+  reference: { title: 'test', authors: 'test', venue: 'test', url: 'https://example.org' },
+  approximate: true,
+  settings: ['full-task'],
+  defaults: { ...DEFAULT_LOOP_CONFIG, epochs: 2, forgetBatchSize: 2 },
+  schema: z.object(loopConfigFields).strict(),
+  loss(ctx, batches, _state, params) {
+    const losses = taskLosses(ctx.model, ctx.dataset, batches.retained!, params, ctx.model.tasks);
+    return Object.values(losses).reduce((a, b) => tf.add(a, b));
+  },
+  transformGradients(_ctx, grads: NamedTensorMap) {
+    const out: NamedTensorMap = {};
+    for (const [name, g] of Object.entries(grads))
+      out[name] = name.startsWith('shared/') ? g : tf.zerosLike(g);
+    return out;
+  },
+};
+
+let fixture: ConformanceFixture;
+beforeAll(async () => {
+  fixture = await createConformanceFixture();
+});
+afterAll(() => fixture.dispose());
+
+describe('the loop', () => {
+  it('runs a loss-hook method: events in order, only shared weights move', async () => {
+    const events: UnlearnEvent[] = [];
+    const r = await unlearn(
+      fixture.model,
+      fixture.dataset,
+      fixture.requests['full-task'],
+      finetuneShared,
+      {
+        onEvent: (e) => events.push(e),
+      },
+    );
+    expect(events[0]).toMatchObject({
+      type: 'start',
+      method: 'test/finetune-shared',
+      epochs: 2,
+      stepsPerEpoch: 2,
+    });
+    expect(events.filter((e) => e.type === 'step')).toHaveLength(4);
+    expect(events.filter((e) => e.type === 'epoch')).toHaveLength(2);
+    expect(events.at(-1)).toMatchObject({ type: 'end', steps: 4, stoppedEarly: false });
+    expect(r.gradientEvaluations).toBe(4 * (2 + (8 + 2))); // forget batch + retained batch (retain + forget ids)
+    const [a, b] = [fixture.model.flatWeights(['depth']), r.model.flatWeights(['depth'])];
+    expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
+    const [c, d] = [fixture.model.flatWeights(['shared']), r.model.flatWeights(['shared'])];
+    expect(Array.from(d.dataSync())).not.toEqual(Array.from(c.dataSync()));
+    tf.dispose([a, b, c, d]);
+    r.model.dispose();
+  });
+
+  it('honours maxSteps and validates configs naming the option', async () => {
+    const r = await unlearn(
+      fixture.model,
+      fixture.dataset,
+      fixture.requests['full-task'],
+      finetuneShared,
+      {
+        config: { maxSteps: 3 },
+      },
+    );
+    expect(r.steps).toBe(3);
+    r.model.dispose();
+    await expect(
+      unlearn(fixture.model, fixture.dataset, fixture.requests['full-task'], finetuneShared, {
+        config: { epochs: -1 },
+      }),
+    ).rejects.toThrow(/test\/finetune-shared\.epochs/);
+    await expect(
+      unlearn(fixture.model, fixture.dataset, fixture.requests['full-task'], finetuneShared, {
+        config: { lr: 1 },
+      }),
+    ).rejects.toThrow(/test\/finetune-shared\.lr.*unknown option/);
+  });
+
+  it('rejects a step that returns a gradient for an unknown parameter', async () => {
+    const broken: Unlearner<LoopConfig, undefined> = {
+      id: 'test/broken',
+      displayName: finetuneShared.displayName,
+      reference: finetuneShared.reference,
+      approximate: true,
+      settings: finetuneShared.settings,
+      defaults: finetuneShared.defaults,
+      schema: finetuneShared.schema,
+      step: () => ({ grads: { nope: tf.zeros([1]) }, gradientEvaluations: 0 }),
+    };
+    await expect(
+      unlearn(fixture.model, fixture.dataset, fixture.requests['full-task'], broken),
+    ).rejects.toThrow(/unknown parameter/);
+  });
+
+  it('stops early when the forget metric reaches the test level', async () => {
+    // A huge ascent-like step drives the forget metrics down at once.
+    const events: UnlearnEvent[] = [];
+    const r = await unlearn(
+      fixture.model,
+      fixture.dataset,
+      fixture.requests['full-task'],
+      registryMethod(),
+      {
+        config: { earlyStop: true, epochs: 5, learningRate: 5, subspaceSamples: 4, constraints: 0 },
+        onEvent: (e) => events.push(e),
+      },
+    );
+    const epochs = events.filter((e) => e.type === 'epoch');
+    expect(epochs[0]).toMatchObject({ type: 'epoch' });
+    const first = epochs[0] as Extract<UnlearnEvent, { type: 'epoch' }>;
+    expect(Object.keys(first.forgetMetric!)).toEqual(['classification', 'segmentation', 'depth']);
+    if (r.stoppedEarly) expect(r.epochs).toBeLessThan(5);
+    r.model.dispose();
+  });
+});
+
+function registryMethod() {
+  const registry = createUnlearnerRegistry();
+  registerInterferenceAware(registry);
+  expect(registry.list().map((m) => m.id)).toEqual([
+    'interference-aware',
+    'interference-aware/projection-only',
+    'interference-aware/orthogonalization-only',
+    'interference-aware/none',
+  ]);
+  expect(() => registry.get('salun')).toThrow(/unknown method 'salun'/);
+  expect(() => registerInterferenceAware(registry)).toThrow(ConfigError);
+  return registry.get('interference-aware/none');
+}
+
+describe('conformance of the test method', () => {
+  for (const check of conformanceChecks(finetuneShared, { config: { epochs: 1 } })) {
+    it(check.name, () => check.run(fixture));
+  }
+});

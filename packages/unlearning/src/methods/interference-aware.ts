@@ -1,0 +1,526 @@
+/**
+ * `interference-aware`: task-aware gradient projection + instance-level gradient orthogonalization
+ * (Huang, Fang, Chen & Chen, "Interference-Aware Multi-Task Unlearning", arXiv 2605.19042).
+ *
+ * The paper's method section is not public; this is the reconstruction of research/method.md §2
+ * (every step below is marked there as [RECON] or [INFERRED]):
+ *
+ * 1. **Setup — task subspaces** (§2.3 Mode G, §2.4): for every task t' some target must protect,
+ *    `N_s` per-instance gradients of t's loss w.r.t. every shared parameter tensor, an orthonormal
+ *    basis per tensor holding a fraction ε of their energy (float64 Gram route). Data: the retained
+ *    instances only (D_r) — except for a non-target task in partial-task unlearning, whose subspace
+ *    includes the forget instances themselves (at least min(|D_f|, N_s/2)), because their
+ *    non-target labels must survive. For each target t the protected basis B_¬t is the per-tensor
+ *    union of the protected tasks' bases (full-task: every other task; partial-task: the non-target
+ *    tasks and the other target tasks).
+ * 2. **Per step and target task t**: the bounded forget loss `L̄ = mean_x min(ℓ_t(x), τ_t)` (τ_t the
+ *    original model's mean test loss × `lossCap`) and its gradient g over θ_s ∪ θ_t (ascent);
+ *    (a) task-aware projection `v = Π_t g` (shared tensors: v − B Bᵀ v; head t untouched);
+ *    (b) instance-level orthogonalization: M per-instance retain gradients of task t (and, in
+ *    partial-task, the forget batch's own per-instance non-target gradients on θ_s) pushed through
+ *    Π_t, then `ũ = orthogonalize(v, Π_t E)` (full projection by default).
+ * 3. **Update**: `d = λ_f Σ_t ũ_t − λ_r ∇L_retain`, `θ ← θ + η d` with plain SGD (Adam or momentum
+ *    after projection would break the guarantees: method.md pitfall 7).
+ *
+ * Ablations (same code, components off): `/projection-only`, `/orthogonalization-only` and `/none`
+ * (bounded forget ascent plus retain descent — a NegGrad+-style reference).
+ *
+ * @module
+ */
+import { ConfigError, flatten, tf, unflatten } from '@mtu/core-tensors';
+import type {
+  NamedTensorMap,
+  ParamLayout,
+  Scalar,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+} from '@mtu/core-tensors';
+import type { Batch, Dataset, RequestViews } from '@mtu/datasets';
+import { getTask } from '@mtu/datasets';
+import {
+  buildTaskSubspace,
+  createTaskProjector,
+  protectedSubspace,
+} from '@mtu/gradient-projection';
+import type { ProtectedSubspace, TaskProjector, TaskSubspace } from '@mtu/gradient-projection';
+import {
+  forward,
+  groupLayout,
+  instanceLosses,
+  lossAndGradients,
+  perInstanceGradients,
+  valueAndGradients,
+} from '@mtu/multitask-model';
+import type { MultiTaskModel } from '@mtu/multitask-model';
+import { orthogonalizeWithInfo, selectConstraints } from '@mtu/orthogonalization';
+import { z } from 'zod';
+import { DEFAULT_LOOP_CONFIG, loopConfigFields } from '../config.js';
+import type {
+  LoopConfig,
+  StepBatches,
+  StepOutput,
+  UnlearnContext,
+  Unlearner,
+} from '../contract.js';
+
+/** The config of `interference-aware` and its ablations. */
+export interface InterferenceAwareConfig extends LoopConfig {
+  /** Energy threshold ε of the task subspaces. */
+  readonly energy: number;
+  /** Instances per task subspace (N_s). */
+  readonly subspaceSamples: number;
+  /** Retain constraints per target task and step (M). */
+  readonly constraints: number;
+  /** How the M retain instances are chosen: at random, or the most conflicting of 4M. */
+  readonly constraintSelection: 'random' | 'most-conflicting';
+  /** Orthogonalization variant: full projection, conflict-only (PCGrad sign), or the exact QP. */
+  readonly orthogonalization: 'full' | 'conflict' | 'qp';
+  /** Partial-task: also protect the forget batch's own non-target gradients each step. */
+  readonly dynamicProtection: boolean;
+  /** λ_f, weight of the forget ascent. */
+  readonly lambdaForget: number;
+  /** λ_r, weight of the retain descent. */
+  readonly lambdaRetain: number;
+  /** The forget loss is capped at `lossCap × τ_t` (τ_t: original mean test loss). */
+  readonly lossCap: number;
+}
+
+/** Defaults (method.md §2.9, scaled to CPU-sized models: N_s 32, M 8). */
+export const INTERFERENCE_AWARE_DEFAULTS: InterferenceAwareConfig = Object.freeze({
+  ...DEFAULT_LOOP_CONFIG,
+  epochs: 5,
+  learningRate: 0.05,
+  optimizer: 'sgd',
+  momentum: 0,
+  forgetBatchSize: 8,
+  retainBatchSize: 8,
+  earlyStop: true,
+  energy: 0.97,
+  subspaceSamples: 32,
+  constraints: 8,
+  constraintSelection: 'random',
+  orthogonalization: 'full',
+  dynamicProtection: true,
+  lambdaForget: 1,
+  lambdaRetain: 1,
+  lossCap: 1,
+});
+
+const schema = z
+  .object({
+    ...loopConfigFields,
+    energy: z.number().gt(0).max(1).describe('Energy threshold ε of the task subspaces'),
+    subspaceSamples: z.number().int().min(1).describe('Instances per task subspace (N_s)'),
+    constraints: z
+      .number()
+      .int()
+      .min(0)
+      .describe('Retain constraints per target task and step (M)'),
+    constraintSelection: z
+      .enum(['random', 'most-conflicting'])
+      .describe('How retain constraints are chosen'),
+    orthogonalization: z.enum(['full', 'conflict', 'qp']).describe('Orthogonalization variant'),
+    dynamicProtection: z
+      .boolean()
+      .describe("Protect the forget batch's non-target gradients (partial-task)"),
+    lambdaForget: z.number().min(0).finite().describe('Weight of the forget ascent'),
+    lambdaRetain: z.number().min(0).finite().describe('Weight of the retain descent'),
+    lossCap: z
+      .number()
+      .positive()
+      .finite()
+      .describe('Forget loss cap, × the original mean test loss'),
+  })
+  .strict();
+
+/** The state built at setup. */
+export interface InterferenceAwareState {
+  readonly subspaces: TaskSubspace[];
+  readonly protectedSets: ProtectedSubspace[];
+  /** Per target task: the layout of θ_s ∪ θ_t and its projector (undefined without projection). */
+  readonly perTask: Map<string, { layout: ParamLayout; projector: TaskProjector | undefined }>;
+  /** The instances each task subspace was built from (P4). */
+  readonly subspaceIds: Map<string, Int32Array>;
+}
+
+/** Which tasks' subspaces protect target `t` (method.md §2.4). */
+export function protectedTasksFor(
+  views: RequestViews,
+  tasks: readonly string[],
+  t: string,
+): string[] {
+  return tasks.filter((x) => x !== t);
+}
+
+/**
+ * The instances the subspace of task `t` is built from (method.md §2.4, property P4): retained
+ * instances, plus — for a non-target task in partial-task unlearning — at least
+ * min(|D_f|, N_s/2) forget instances. Never a forget instance otherwise.
+ */
+export function subspaceInstances(
+  views: RequestViews,
+  t: string,
+  samples: number,
+  rng: UnlearnContext['rng'],
+): Int32Array {
+  const nonTarget = views.nonTargetTasks.includes(t);
+  const retain = Array.from(views.retain);
+  if (!nonTarget) {
+    return Int32Array.from(
+      rng.sample(retain, Math.min(samples, retain.length)).sort((a, b) => a - b),
+    );
+  }
+  const forced = Math.min(views.forget.length, Math.floor(samples / 2));
+  const fromForget = rng.sample(Array.from(views.forget), forced);
+  const fromRetain = rng.sample(retain, Math.min(samples - forced, retain.length));
+  return Int32Array.from([...fromForget, ...fromRetain].sort((a, b) => a - b));
+}
+
+function makeMethod(
+  id: string,
+  displayName: string,
+  components: { projection: boolean; orthogonalize: boolean },
+): Unlearner<InterferenceAwareConfig, InterferenceAwareState> {
+  return {
+    id,
+    displayName,
+    reference: {
+      title: 'Interference-Aware Multi-Task Unlearning',
+      authors: 'Ying-Hua Huang, Rui Fang, Hsi-Wen Chen, Ming-Syan Chen',
+      venue: 'arXiv 2026',
+      url: 'https://arxiv.org/abs/2605.19042',
+    },
+    approximate: true,
+    settings: ['full-task', 'partial-task'],
+    defaults: INTERFERENCE_AWARE_DEFAULTS,
+    schema,
+
+    setup(ctx) {
+      const { model, views, config } = ctx;
+      const tasks = model.tasks;
+      const targets = views.targetTasks.filter((t) => tasks.includes(t));
+      const state: InterferenceAwareState = {
+        subspaces: [],
+        protectedSets: [],
+        perTask: new Map(),
+        subspaceIds: new Map(),
+      };
+      try {
+        const needed = new Set<string>();
+        if (components.projection) {
+          for (const t of targets)
+            for (const p of protectedTasksFor(views, tasks, t)) needed.add(p);
+        }
+        const shared = groupLayout(model, ['shared']);
+        const byTask = new Map<string, TaskSubspace>();
+        for (const t of tasks.filter((x) => needed.has(x))) {
+          ctx.signal?.throwIfAborted();
+          const ids = subspaceInstances(
+            views,
+            t,
+            config.subspaceSamples,
+            ctx.rng.fork('subspace').fork(t),
+          );
+          state.subspaceIds.set(t, ids);
+          const G = perInstanceGradients(model, ctx.dataset, ids, {
+            tasks: [t],
+            groups: ['shared'],
+            supervision: views.supervision,
+          });
+          ctx.countGradients(ids.length);
+          try {
+            const sub = buildTaskSubspace(t, G, shared, { energy: config.energy });
+            state.subspaces.push(sub);
+            byTask.set(t, sub);
+          } finally {
+            G.dispose();
+          }
+        }
+        for (const t of targets) {
+          const layout = groupLayout(model, ['shared', t]);
+          let projector: TaskProjector | undefined;
+          if (components.projection) {
+            const parts = protectedTasksFor(views, tasks, t).map((p) => byTask.get(p)!);
+            const prot = parts.length > 0 ? protectedSubspace(parts) : null;
+            if (prot !== null) state.protectedSets.push(prot);
+            projector = createTaskProjector(layout, prot);
+            if (projector.saturated.length > 0) {
+              ctx.emit({
+                type: 'method',
+                name: 'saturated',
+                detail: { task: t, blocks: projector.saturated },
+              });
+            }
+          }
+          state.perTask.set(t, { layout, projector });
+        }
+        ctx.emit({
+          type: 'method',
+          name: 'subspaces',
+          detail: Object.fromEntries([...state.subspaceIds].map(([t, ids]) => [t, ids.length])),
+        });
+        return state;
+      } catch (error) {
+        disposeState(state);
+        throw error;
+      }
+    },
+
+    step(ctx, batches, state) {
+      return interferenceAwareStep(ctx, batches, state, components);
+    },
+
+    teardown(_ctx, state) {
+      disposeState(state);
+    },
+  };
+}
+
+function disposeState(state: InterferenceAwareState): void {
+  for (const s of state.subspaces) s.dispose();
+  for (const p of state.protectedSets) p.dispose();
+}
+
+/** The bounded forget loss of task `t` on a batch: mean over valid instances of min(ℓ, cap). */
+function cappedForgetObjective(
+  model: MultiTaskModel,
+  dataset: Dataset,
+  batch: Batch,
+  t: string,
+  cap: number,
+  valid: { count: number },
+): (p: NamedTensorMap) => Scalar {
+  const task = getTask(dataset, t);
+  return (p) => {
+    const out = forward(model.spec, p, batch.x, [t]);
+    const { loss, count } = instanceLosses(task, out[t]!, batch.labels[t]!);
+    const has = tf.cast(tf.greater(count, 0), 'float32');
+    const n = tf.sum(has);
+    valid.count = n.dataSync()[0]!;
+    return tf.div(tf.sum(tf.mul(tf.minimum(loss, cap), has)), tf.maximum(n, 1));
+  };
+}
+
+/** Zero rows for the head block: embeds shared-only columns into the θ_s ∪ θ_t layout. */
+function padToLayout(E: Tensor2D, rows: number): Tensor2D {
+  if (E.shape[0] === rows) return E.clone();
+  return tf.tidy(() => tf.concat([E, tf.zeros([rows - E.shape[0], E.shape[1]])], 0));
+}
+
+function interferenceAwareStep(
+  ctx: UnlearnContext<InterferenceAwareConfig>,
+  batches: StepBatches,
+  state: InterferenceAwareState,
+  components: { projection: boolean; orthogonalize: boolean },
+): StepOutput {
+  const { model, dataset, views, config } = ctx;
+  const forgetIds = batches.forget.ids;
+  let evaluations = 0;
+  const descent: NamedTensorMap = {};
+  const add = (name: string, t: Tensor, scale: number): void => {
+    const prev = descent[name];
+    descent[name] = tf.tidy(() =>
+      prev === undefined ? tf.mul(t, scale) : tf.add(prev, tf.mul(t, scale)),
+    );
+    prev?.dispose();
+  };
+  const info: Record<string, number> = {};
+  let forgetLoss = 0;
+  try {
+    for (const [t, { layout, projector }] of state.perTask) {
+      const valid = { count: 0 };
+      const cap = config.lossCap * (ctx.testLoss[t] ?? Infinity);
+      const fg = valueAndGradients(
+        model,
+        cappedForgetObjective(model, dataset, batches.forget, t, cap, valid),
+        {
+          tasks: [t],
+          groups: ['shared', t],
+        },
+      );
+      evaluations += forgetIds.length;
+      if (valid.count === 0) {
+        tf.dispose(fg.grads);
+        continue;
+      }
+      forgetLoss += fg.value;
+      const g = flatten(layout, fg.grads);
+      tf.dispose(fg.grads);
+      let u: Tensor1D;
+      try {
+        const v = projector !== undefined ? projector.apply(g) : g.clone();
+        if (
+          components.orthogonalize &&
+          (config.constraints > 0 || views.nonTargetTasks.length > 0)
+        ) {
+          const E = constraintsFor(ctx, t, g, forgetIds, layout.size);
+          evaluations += E.evaluations;
+          try {
+            const projected =
+              projector !== undefined ? projector.applyColumns(E.matrix) : E.matrix.clone();
+            try {
+              const r = orthogonalizeWithInfo(v, projected, {
+                mode: config.orthogonalization,
+                rng: ctx.rng.fork('conflict-order').fork(t),
+              });
+              u = r.u;
+              info[`${t}.rank`] = r.rank;
+            } finally {
+              projected.dispose();
+            }
+          } finally {
+            E.matrix.dispose();
+            v.dispose();
+          }
+        } else {
+          u = v;
+        }
+        info[`${t}.normRatio`] = tf.tidy(
+          () => tf.norm(u).dataSync()[0]! / Math.max(tf.norm(g).dataSync()[0]!, 1e-30),
+        );
+      } finally {
+        g.dispose();
+      }
+      const parts = unflatten(layout, u);
+      u.dispose();
+      for (const [name, part] of Object.entries(parts)) add(name, part, -config.lambdaForget);
+      tf.dispose(parts);
+    }
+    let retainLoss: number | undefined;
+    if (batches.retained !== undefined && config.lambdaRetain > 0) {
+      const r = lossAndGradients(model, dataset, batches.retained);
+      evaluations += batches.retained.ids.length;
+      retainLoss = r.loss;
+      for (const [name, g] of Object.entries(r.grads)) add(name, g, config.lambdaRetain);
+      tf.dispose(r.grads);
+    }
+    info['forgetLoss'] = forgetLoss;
+    if (retainLoss !== undefined) info['retainLoss'] = retainLoss;
+    return {
+      grads: descent,
+      loss: retainLoss === undefined ? -forgetLoss : retainLoss - forgetLoss,
+      info,
+      gradientEvaluations: evaluations,
+    };
+  } catch (error) {
+    tf.dispose(descent);
+    throw error;
+  }
+}
+
+/**
+ * The constraint matrix E_t [D_t × M'] of one step: M per-instance retain gradients of task t over
+ * θ_s ∪ θ_t (from D_r, never D_f), then — in partial-task with dynamic protection — the forget
+ * batch's per-instance non-target gradients over θ_s, zero on head t.
+ */
+function constraintsFor(
+  ctx: UnlearnContext<InterferenceAwareConfig>,
+  t: string,
+  g: Tensor1D,
+  forgetIds: Int32Array,
+  rows: number,
+): { matrix: Tensor2D; evaluations: number } {
+  const { model, dataset, views, config } = ctx;
+  const columns: Tensor2D[] = [];
+  let evaluations = 0;
+  try {
+    if (config.constraints > 0) {
+      const rng = ctx.rng.fork('constraints').fork(t);
+      const pool =
+        config.constraintSelection === 'most-conflicting'
+          ? 4 * config.constraints
+          : config.constraints;
+      const ids = Int32Array.from(
+        rng.sample(Array.from(views.retain), Math.min(pool, views.retain.length)),
+      );
+      const C = perInstanceGradients(model, dataset, ids, {
+        tasks: [t],
+        groups: ['shared', t],
+        supervision: views.supervision,
+      });
+      evaluations += ids.length;
+      if (config.constraintSelection === 'most-conflicting') {
+        const picked = selectConstraints(C, g, {
+          count: config.constraints,
+          strategy: 'most-conflicting',
+        });
+        C.dispose();
+        columns.push(picked.columns);
+      } else {
+        columns.push(C);
+      }
+    }
+    if (views.setting === 'partial-task' && config.dynamicProtection) {
+      for (const tn of views.nonTargetTasks) {
+        if (!model.tasks.includes(tn)) continue;
+        const N = perInstanceGradients(model, dataset, forgetIds, {
+          tasks: [tn],
+          groups: ['shared'],
+          supervision: views.supervision,
+        });
+        evaluations += forgetIds.length;
+        columns.push(padToLayout(N, rows));
+        N.dispose();
+      }
+    }
+    const matrix =
+      columns.length === 0
+        ? tf.zeros<tf.Rank.R2>([rows, 0])
+        : columns.length === 1
+          ? columns[0]!.clone()
+          : tf.concat<tf.Tensor2D>(columns, 1);
+    if (matrix.shape[0] !== rows) {
+      matrix.dispose();
+      throw new ConfigError('constraints', matrix.shape, `expected ${rows} rows`);
+    }
+    return { matrix, evaluations };
+  } finally {
+    tf.dispose(columns);
+  }
+}
+
+/** The paper's method: both components on. */
+export const interferenceAware: Unlearner<InterferenceAwareConfig, InterferenceAwareState> =
+  makeMethod(
+    'interference-aware',
+    'Interference-aware (task-aware projection + instance-level orthogonalization)',
+    { projection: true, orthogonalize: true },
+  );
+
+/** Ablation: task-aware projection only. */
+export const interferenceAwareProjectionOnly: Unlearner<
+  InterferenceAwareConfig,
+  InterferenceAwareState
+> = makeMethod('interference-aware/projection-only', 'Interference-aware, projection only', {
+  projection: true,
+  orthogonalize: false,
+});
+
+/** Ablation: instance-level orthogonalization only. */
+export const interferenceAwareOrthogonalizationOnly: Unlearner<
+  InterferenceAwareConfig,
+  InterferenceAwareState
+> = makeMethod(
+  'interference-aware/orthogonalization-only',
+  'Interference-aware, orthogonalization only',
+  { projection: false, orthogonalize: true },
+);
+
+/** Ablation: neither component (bounded forget ascent + retain descent, NegGrad+-style). */
+export const interferenceAwareNone: Unlearner<InterferenceAwareConfig, InterferenceAwareState> =
+  makeMethod('interference-aware/none', 'Interference-aware, no projection nor orthogonalization', {
+    projection: false,
+    orthogonalize: false,
+  });
+
+/** The four variants, in registration order. */
+export const INTERFERENCE_AWARE_METHODS: readonly Unlearner<
+  InterferenceAwareConfig,
+  InterferenceAwareState
+>[] = [
+  interferenceAware,
+  interferenceAwareProjectionOnly,
+  interferenceAwareOrthogonalizationOnly,
+  interferenceAwareNone,
+];
