@@ -34,6 +34,10 @@ async function main(): Promise<void> {
       setting: { type: 'string' },
       target: { type: 'string' },
       epochs: { type: 'string' },
+      lr: { type: 'string' },
+      'train-size': { type: 'string' },
+      'train-epochs': { type: 'string' },
+      'lambda-retain': { type: 'string' },
       seed: { type: 'string' },
       ratio: { type: 'string' },
       threads: { type: 'string' },
@@ -54,7 +58,9 @@ async function main(): Promise<void> {
   try {
     const registry = createDatasetRegistry();
     registerBuiltinDatasets(registry);
-    const ds = await registry.load('scenes', { seed });
+    const trainSize = Number(values['train-size'] ?? 256);
+    const trainEpochs = Number(values['train-epochs'] ?? 40);
+    const ds = await registry.load('scenes', { seed, trainSize });
     const kinds = Object.fromEntries(ds.tasks.map((t) => [t.name, t.kind]));
     const request = makeForgetRequest(ds, {
       ratio: Number(values.ratio ?? 0.1),
@@ -64,10 +70,14 @@ async function main(): Promise<void> {
     const views = requestViews(ds, request);
     const spec = defaultModelSpec(ds);
     const original = createModel(spec, { seed });
-    const trained = await train(original, ds, { seed });
+    const trained = await train(original, ds, { seed, epochs: trainEpochs });
     log(`original: trained in ${trained.seconds.toFixed(1)} s`);
     const retrained = createModel(spec, { seed });
-    const retrain = await train(retrained, ds, { seed, supervision: views.supervision });
+    const retrain = await train(retrained, ds, {
+      seed,
+      epochs: trainEpochs,
+      supervision: views.supervision,
+    });
     log(`retrained on the retained supervision in ${retrain.seconds.toFixed(1)} s`);
     const evalO = evaluate(original, ds, views);
     const evalR = evaluate(retrained, ds, views);
@@ -109,7 +119,14 @@ async function main(): Promise<void> {
       0,
     );
     describe('retrain (exact)', evalR, miaR.combined.auc, retrain.seconds, 0);
-    const config = { epochs: Number(values.epochs ?? 5), earlyStop: false };
+    const config = {
+      epochs: Number(values.epochs ?? 5),
+      earlyStop: false,
+      ...(values.lr === undefined ? {} : { learningRate: Number(values.lr) }),
+      ...(values['lambda-retain'] === undefined
+        ? {}
+        : { lambdaRetain: Number(values['lambda-retain']) }),
+    };
     for (const method of INTERFERENCE_AWARE_METHODS) {
       const result = await unlearn(original, ds, views, method, { config, seed });
       const ev = evaluate(result.model, ds, views);
@@ -137,7 +154,7 @@ async function main(): Promise<void> {
       'steps',
     ];
     log(
-      `\nscenes (defaults, seed ${seed}), ${views.setting}, target ${views.targetTasks.join(', ')}, |D_f| = ${views.forget.length}; ${config.epochs} epochs for every method; Δ = change vs the original model`,
+      `\nscenes (${trainSize} train instances, the rest default; seed ${seed}; original and retrained models: ${trainEpochs} epochs), ${views.setting}, target ${views.targetTasks.join(', ')}, |D_f| = ${views.forget.length}; ${config.epochs} epochs for every method; Δ = change vs the original model`,
     );
     log(`| ${header.join(' | ')} |`);
     log(`| ${header.map(() => '---').join(' | ')} |`);

@@ -310,6 +310,13 @@ export async function unlearn<C extends LoopConfig, S>(
               };
             }
             validGrads(out.grads, model, unlearner.id);
+            if (out.loss !== undefined && !Number.isFinite(out.loss)) {
+              throw new ConfigError(
+                `${unlearner.id}.learningRate`,
+                config.learningRate,
+                `the objective became ${out.loss} at epoch ${epoch}, step ${step}: the run diverged`,
+              );
+            }
             optimizer.step(out.grads);
           } finally {
             if (out !== undefined) tf.dispose(out.grads);

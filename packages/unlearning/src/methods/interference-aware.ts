@@ -90,7 +90,7 @@ export interface InterferenceAwareConfig extends LoopConfig {
 export const INTERFERENCE_AWARE_DEFAULTS: InterferenceAwareConfig = Object.freeze({
   ...DEFAULT_LOOP_CONFIG,
   epochs: 5,
-  learningRate: 0.05,
+  learningRate: 0.01,
   optimizer: 'sgd',
   momentum: 0,
   forgetBatchSize: 8,
