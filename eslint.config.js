@@ -32,6 +32,8 @@ export default tseslint.config(
         projectService: {
           allowDefaultProject: ['*.ts', 'packages/*/vitest.config.ts', 'apps/*/vitest.config.ts'],
           defaultProject: 'tsconfig.base.json',
+          // Root configs plus one vitest.config.ts per package and app.
+          maximumDefaultProjectFileMatchCount_THIS_WILL_SLOW_DOWN_LINTING: 40,
         },
         tsconfigRootDir: import.meta.dirname,
       },

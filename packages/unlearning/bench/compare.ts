@@ -23,7 +23,10 @@ import {
 } from '@mtu/datasets';
 import { PRIMARY_METRIC, evaluate, membershipInference, unlearningImpactScore } from '@mtu/metrics';
 import type { ModelEvaluation } from '@mtu/metrics';
-import { createModel, defaultModelSpec, train } from '@mtu/multitask-model';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createModel, defaultModelSpec, loadModel, saveModel, train } from '@mtu/multitask-model';
+import type { MultiTaskModel } from '@mtu/multitask-model';
 import { INTERFERENCE_AWARE_METHODS, unlearn } from '../src/index.js';
 
 async function main(): Promise<void> {
@@ -38,6 +41,10 @@ async function main(): Promise<void> {
       'train-size': { type: 'string' },
       'train-epochs': { type: 'string' },
       'lambda-retain': { type: 'string' },
+      cache: { type: 'string' },
+      'norm-restore': { type: 'string' },
+      'lambda-forget': { type: 'string' },
+      only: { type: 'string', multiple: true },
       seed: { type: 'string' },
       ratio: { type: 'string' },
       threads: { type: 'string' },
@@ -69,15 +76,35 @@ async function main(): Promise<void> {
     });
     const views = requestViews(ds, request);
     const spec = defaultModelSpec(ds);
-    const original = createModel(spec, { seed });
-    const trained = await train(original, ds, { seed, epochs: trainEpochs });
+    // --cache DIR reuses the two trained models between runs (keyed by what determines them).
+    const obtain = async (
+      name: string,
+      supervised: boolean,
+    ): Promise<{ model: MultiTaskModel; seconds: number }> => {
+      const key = `${name}-seed${seed}-n${trainSize}-e${trainEpochs}-${views.setting}-${views.targetTasks.join('+')}.safetensors`;
+      const file = values.cache === undefined ? undefined : join(values.cache, key);
+      if (file !== undefined && existsSync(file)) {
+        const loaded = await loadModel(file, { expectSpec: spec });
+        return {
+          model: loaded.model,
+          seconds: Number(loaded.provenance.extra?.['seconds'] ?? NaN),
+        };
+      }
+      const model = createModel(spec, { seed });
+      const r = await train(model, ds, {
+        seed,
+        epochs: trainEpochs,
+        ...(supervised ? { supervision: views.supervision } : {}),
+      });
+      if (file !== undefined)
+        await saveModel(file, model, { training: r.config, extra: { seconds: r.seconds } });
+      return { model, seconds: r.seconds };
+    };
+    const { model: original, seconds: originalSeconds } = await obtain('original', false);
+    const trained = { seconds: originalSeconds };
     log(`original: trained in ${trained.seconds.toFixed(1)} s`);
-    const retrained = createModel(spec, { seed });
-    const retrain = await train(retrained, ds, {
-      seed,
-      epochs: trainEpochs,
-      supervision: views.supervision,
-    });
+    const { model: retrained, seconds: retrainSeconds } = await obtain('retrained', true);
+    const retrain = { seconds: retrainSeconds };
     log(`retrained on the retained supervision in ${retrain.seconds.toFixed(1)} s`);
     const evalO = evaluate(original, ds, views);
     const evalR = evaluate(retrained, ds, views);
@@ -123,11 +150,19 @@ async function main(): Promise<void> {
       epochs: Number(values.epochs ?? 5),
       earlyStop: false,
       ...(values.lr === undefined ? {} : { learningRate: Number(values.lr) }),
+      ...(values['norm-restore'] === undefined
+        ? {}
+        : { normRestore: Number(values['norm-restore']) }),
+      ...(values['lambda-forget'] === undefined
+        ? {}
+        : { lambdaForget: Number(values['lambda-forget']) }),
       ...(values['lambda-retain'] === undefined
         ? {}
         : { lambdaRetain: Number(values['lambda-retain']) }),
     };
-    for (const method of INTERFERENCE_AWARE_METHODS) {
+    for (const method of INTERFERENCE_AWARE_METHODS.filter(
+      (m) => values.only === undefined || values.only.includes(m.id),
+    )) {
       const result = await unlearn(original, ds, views, method, { config, seed });
       const ev = evaluate(result.model, ds, views);
       const mia = membershipInference(result.model, ds, views);
@@ -159,6 +194,13 @@ async function main(): Promise<void> {
     log(`| ${header.join(' | ')} |`);
     log(`| ${header.map(() => '---').join(' | ')} |`);
     for (const r of rows) log(r);
+    // The method with its own defaults (early stop on): the cost of a real run.
+    const own = await unlearn(original, ds, views, INTERFERENCE_AWARE_METHODS[0]!, { seed });
+    const ownEval = evaluate(own.model, ds, views);
+    log(
+      `\ninterference-aware with its defaults (early stop on): ${own.steps} steps, ${own.epochs} epoch(s), ${own.seconds.toFixed(1)} s = ${((100 * own.seconds) / retrain.seconds).toFixed(1)}% of the retrain (${retrain.seconds.toFixed(1)} s); ${((1000 * own.seconds) / Math.max(own.steps, 1)).toFixed(0)} ms/step; ${own.gradientEvaluations} gradient evaluations; stopped early: ${own.stoppedEarly}; target forget ${views.targetTasks.map((t) => `${t} ${primary(ownEval, 'forget', t).toFixed(3)}`).join(', ')}`,
+    );
+    own.model.dispose();
     original.dispose();
     retrained.dispose();
   } finally {

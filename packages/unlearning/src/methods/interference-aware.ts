@@ -84,6 +84,12 @@ export interface InterferenceAwareConfig extends LoopConfig {
   readonly lambdaRetain: number;
   /** The forget loss is capped at `lossCap × τ_t` (τ_t: original mean test loss). */
   readonly lossCap: number;
+  /**
+   * Norm restoration κ (method.md §2.7 option): `ũ ← ũ · min(κ, ‖g‖/‖ũ‖)`, so a heavily constrained
+   * direction still moves at up to κ× its projected length; 0 turns it off. Rescaling keeps every
+   * orthogonality guarantee (it only changes the length).
+   */
+  readonly normRestore: number;
 }
 
 /** Defaults (method.md §2.9, scaled to CPU-sized models: N_s 32, M 8). */
@@ -103,8 +109,9 @@ export const INTERFERENCE_AWARE_DEFAULTS: InterferenceAwareConfig = Object.freez
   orthogonalization: 'full',
   dynamicProtection: true,
   lambdaForget: 1,
-  lambdaRetain: 1,
+  lambdaRetain: 0,
   lossCap: 1,
+  normRestore: 3,
 });
 
 const schema = z
@@ -131,6 +138,7 @@ const schema = z
       .positive()
       .finite()
       .describe('Forget loss cap, × the original mean test loss'),
+    normRestore: z.number().min(0).finite().describe('Norm restoration κ (0 = off)'),
   })
   .strict();
 
@@ -142,6 +150,8 @@ export interface InterferenceAwareState {
   readonly perTask: Map<string, { layout: ParamLayout; projector: TaskProjector | undefined }>;
   /** The instances each task subspace was built from (P4). */
   readonly subspaceIds: Map<string, Int32Array>;
+  /** Steps taken so far (each step draws fresh retain constraints). */
+  readonly counter: { step: number };
 }
 
 /** Which tasks' subspaces protect target `t` (method.md §2.4). */
@@ -205,6 +215,7 @@ function makeMethod(
         protectedSets: [],
         perTask: new Map(),
         subspaceIds: new Map(),
+        counter: { step: 0 },
       };
       try {
         const needed = new Set<string>();
@@ -268,6 +279,7 @@ function makeMethod(
     },
 
     step(ctx, batches, state) {
+      state.counter.step++;
       return interferenceAwareStep(ctx, batches, state, components);
     },
 
@@ -354,7 +366,7 @@ function interferenceAwareStep(
           components.orthogonalize &&
           (config.constraints > 0 || views.nonTargetTasks.length > 0)
         ) {
-          const E = constraintsFor(ctx, t, g, forgetIds, layout.size);
+          const E = constraintsFor(ctx, t, g, forgetIds, layout.size, state.counter.step);
           evaluations += E.evaluations;
           try {
             const projected =
@@ -362,7 +374,7 @@ function interferenceAwareStep(
             try {
               const r = orthogonalizeWithInfo(v, projected, {
                 mode: config.orthogonalization,
-                rng: ctx.rng.fork('conflict-order').fork(t),
+                rng: ctx.rng.fork('conflict-order').fork(state.counter.step).fork(t),
               });
               u = r.u;
               info[`${t}.rank`] = r.rank;
@@ -376,9 +388,14 @@ function interferenceAwareStep(
         } else {
           u = v;
         }
-        info[`${t}.normRatio`] = tf.tidy(
-          () => tf.norm(u).dataSync()[0]! / Math.max(tf.norm(g).dataSync()[0]!, 1e-30),
-        );
+        const un = tf.tidy(() => tf.norm(u).dataSync()[0]!);
+        const gn = tf.tidy(() => tf.norm(g).dataSync()[0]!);
+        info[`${t}.normRatio`] = un / Math.max(gn, 1e-30);
+        if (config.normRestore > 0 && un > 1e-12 * gn) {
+          const restored = tf.mul<Tensor1D>(u, Math.min(config.normRestore, gn / un));
+          u.dispose();
+          u = restored;
+        }
       } finally {
         g.dispose();
       }
@@ -420,13 +437,14 @@ function constraintsFor(
   g: Tensor1D,
   forgetIds: Int32Array,
   rows: number,
+  step: number,
 ): { matrix: Tensor2D; evaluations: number } {
   const { model, dataset, views, config } = ctx;
   const columns: Tensor2D[] = [];
   let evaluations = 0;
   try {
     if (config.constraints > 0) {
-      const rng = ctx.rng.fork('constraints').fork(t);
+      const rng = ctx.rng.fork('constraints').fork(step).fork(t);
       const pool =
         config.constraintSelection === 'most-conflicting'
           ? 4 * config.constraints
