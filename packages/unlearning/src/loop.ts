@@ -200,7 +200,9 @@ export async function unlearn<C extends LoopConfig, S>(
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new ConfigError('seed', seed, 'must be an integer');
   const emit = options.onEvent ?? (() => undefined);
-  const root = createRng(seed).fork(unlearner.id);
+  // The loop's draws (test sample, forget order, retain samples) depend on the seed only, so every
+  // method sees the same batches; the method's own stream depends on its id too.
+  const root = createRng(seed).fork('loop');
   const target = views.targetTasks.filter((t) => original.tasks.includes(t));
 
   // The original model's level on (a sample of) the test split: loss caps and early-stop levels.
@@ -228,7 +230,7 @@ export async function unlearn<C extends LoopConfig, S>(
     model,
     original,
     config,
-    rng: root.fork('method'),
+    rng: createRng(seed).fork('method').fork(unlearner.id),
     testLoss,
     emit: (event) => emit(event),
     countGradients: (n) => {

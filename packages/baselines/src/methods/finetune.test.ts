@@ -1,0 +1,127 @@
+import { createRng, tf } from '@mtu/core-tensors';
+import type { NamedTensorMap } from '@mtu/core-tensors';
+import type { Batch, Dataset, ForgetRequest } from '@mtu/datasets';
+import { disposeBatch, getTask, readBatch, requestViews } from '@mtu/datasets';
+import type { MultiTaskModel } from '@mtu/multitask-model';
+import { valueAndGradients } from '@mtu/multitask-model';
+import type { StepBatches, UnlearnContext } from '@mtu/unlearning';
+import { resolveConfig, unlearn } from '@mtu/unlearning';
+import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
+import type { ConformanceFixture } from '@mtu/unlearning/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useWasm } from '../__fixtures__/setup.js';
+import { finetune } from './finetune.js';
+import type { FinetuneConfig } from './finetune.js';
+
+useWasm();
+
+const SMALL = { epochs: 1, forgetBatchSize: 2, retainBatchSize: 4 };
+
+let fixture: ConformanceFixture;
+beforeAll(async () => {
+  fixture = await createConformanceFixture();
+});
+afterAll(() => fixture.dispose());
+
+function weightsOf(model: MultiTaskModel): Float32Array {
+  const w = model.flatWeights();
+  const v = Float32Array.from(w.dataSync());
+  w.dispose();
+  return v;
+}
+
+/** A copy of `ds` whose train labels of `tasks` are changed for the instances `ids`. */
+function withChangedLabels(ds: Dataset, tasks: readonly string[], ids: readonly number[]): Dataset {
+  const labels = { ...ds.train.labels };
+  for (const task of tasks) {
+    const t = getTask(ds, task);
+    const a = ds.train.labels[task]!.slice();
+    for (const id of ids) {
+      for (let k = id * t.labelSize; k < (id + 1) * t.labelSize; k++) {
+        a[k] = t.dtype === 'int32' ? (a[k]! + 1) % t.classes : a[k]! * 2 + 0.5;
+      }
+    }
+    labels[task] = a;
+  }
+  return { ...ds, train: { ...ds.train, labels } };
+}
+
+function contextFor(request: ForgetRequest): UnlearnContext<FinetuneConfig> {
+  const views = requestViews(fixture.dataset, request);
+  return {
+    dataset: fixture.dataset,
+    views,
+    model: fixture.model,
+    original: fixture.model,
+    config: resolveConfig(finetune, SMALL),
+    rng: createRng(0),
+    testLoss: Object.fromEntries(views.targetTasks.map((t) => [t, 1])),
+    emit: () => undefined,
+    countGradients: () => undefined,
+    signal: undefined,
+  };
+}
+
+function gradients(ctx: UnlearnContext<FinetuneConfig>, batches: StepBatches): Float32Array[] {
+  const { grads } = valueAndGradients(
+    ctx.model,
+    (p: NamedTensorMap) => finetune.loss!(ctx, batches, undefined, p),
+    { tasks: ctx.model.tasks },
+  );
+  const out = Object.keys(grads)
+    .sort()
+    .map((k) => Float32Array.from(grads[k]!.dataSync()));
+  tf.dispose(grads);
+  return out;
+}
+
+describe('conformance: finetune', () => {
+  for (const check of conformanceChecks(finetune, { config: SMALL })) {
+    it(check.name, () => check.run(fixture));
+  }
+});
+
+describe('finetune: forget labels never reach the objective', () => {
+  it('gives the same gradient when the forget batch target labels change', () => {
+    for (const which of ['full-task', 'partial-task'] as const) {
+      const request = fixture.requests[which];
+      const ctx = contextFor(request);
+      const forgetIds = Array.from(ctx.views.forget);
+      const forget = readBatch(fixture.dataset, forgetIds);
+      const retained = readBatch(fixture.dataset, [0, 3, 4, ...forgetIds], {
+        supervision: ctx.views.supervision,
+      });
+      const changedLabels: Record<string, tf.Tensor> = { ...forget.labels };
+      for (const t of ctx.views.targetTasks) {
+        const l = forget.labels[t]!;
+        changedLabels[t] = l.dtype === 'int32' ? tf.zerosLike(l) : tf.onesLike(l);
+      }
+      const changed: Batch = { ...forget, labels: changedLabels };
+      try {
+        const a = gradients(ctx, { forget, retained });
+        const b = gradients(ctx, { forget: changed, retained });
+        expect(a.length).toBeGreaterThan(0);
+        a.forEach((g, k) => expect(g.every((x, i) => Object.is(x, b[k]![i]))).toBe(true));
+        expect(a.some((g) => g.some((x) => x !== 0))).toBe(true);
+      } finally {
+        for (const t of ctx.views.targetTasks) changedLabels[t]!.dispose();
+        disposeBatch(forget);
+        disposeBatch(retained);
+      }
+    }
+  });
+
+  it('a whole run does not depend on the forgotten labels', async () => {
+    for (const which of ['full-task', 'partial-task'] as const) {
+      const request = fixture.requests[which];
+      const views = requestViews(fixture.dataset, request);
+      const changed = withChangedLabels(fixture.dataset, views.targetTasks, request.instances);
+      const a = await unlearn(fixture.model, fixture.dataset, request, finetune, { config: SMALL });
+      const b = await unlearn(fixture.model, changed, request, finetune, { config: SMALL });
+      const [wa, wb] = [weightsOf(a.model), weightsOf(b.model)];
+      a.model.dispose();
+      b.model.dispose();
+      expect(wa.every((x, i) => Object.is(x, wb[i]))).toBe(true);
+    }
+  });
+});
