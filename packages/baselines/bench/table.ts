@@ -145,7 +145,9 @@ async function main(): Promise<void> {
         if (values.only !== undefined && !values.only.includes(method.id)) continue;
         if (!method.settings.includes(views.setting)) continue;
         try {
-          const r = await unlearn(original, ds, views, method, { seed });
+          // `retrain` retrains with the original model's recipe (its `epochs` are training epochs).
+          const config = method.id === 'retrain' ? { epochs: trainEpochs } : {};
+          const r = await unlearn(original, ds, views, method, { seed, config });
           row(
             method.id,
             evaluate(r.model, ds, views),

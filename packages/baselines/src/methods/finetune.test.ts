@@ -1,14 +1,14 @@
 import { createRng, tf } from '@mtu/core-tensors';
 import type { NamedTensorMap } from '@mtu/core-tensors';
-import type { Batch, Dataset, ForgetRequest } from '@mtu/datasets';
-import { disposeBatch, getTask, readBatch, requestViews } from '@mtu/datasets';
-import type { MultiTaskModel } from '@mtu/multitask-model';
+import type { Batch, ForgetRequest } from '@mtu/datasets';
+import { disposeBatch, readBatch, requestViews } from '@mtu/datasets';
 import { valueAndGradients } from '@mtu/multitask-model';
 import type { StepBatches, UnlearnContext } from '@mtu/unlearning';
 import { resolveConfig, unlearn } from '@mtu/unlearning';
 import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
 import type { ConformanceFixture } from '@mtu/unlearning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { weightsOf, withChangedLabels } from '../__fixtures__/data.js';
 import { useWasm } from '../__fixtures__/setup.js';
 import { finetune } from './finetune.js';
 import type { FinetuneConfig } from './finetune.js';
@@ -22,29 +22,6 @@ beforeAll(async () => {
   fixture = await createConformanceFixture();
 });
 afterAll(() => fixture.dispose());
-
-function weightsOf(model: MultiTaskModel): Float32Array {
-  const w = model.flatWeights();
-  const v = Float32Array.from(w.dataSync());
-  w.dispose();
-  return v;
-}
-
-/** A copy of `ds` whose train labels of `tasks` are changed for the instances `ids`. */
-function withChangedLabels(ds: Dataset, tasks: readonly string[], ids: readonly number[]): Dataset {
-  const labels = { ...ds.train.labels };
-  for (const task of tasks) {
-    const t = getTask(ds, task);
-    const a = ds.train.labels[task]!.slice();
-    for (const id of ids) {
-      for (let k = id * t.labelSize; k < (id + 1) * t.labelSize; k++) {
-        a[k] = t.dtype === 'int32' ? (a[k]! + 1) % t.classes : a[k]! * 2 + 0.5;
-      }
-    }
-    labels[task] = a;
-  }
-  return { ...ds, train: { ...ds.train, labels } };
-}
 
 function contextFor(request: ForgetRequest): UnlearnContext<FinetuneConfig> {
   const views = requestViews(fixture.dataset, request);

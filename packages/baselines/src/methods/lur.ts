@@ -87,7 +87,7 @@ export interface LurConfig extends LoopConfig {
 export const LUR_DEFAULTS: LurConfig = Object.freeze({
   ...DEFAULT_LOOP_CONFIG,
   epochs: 5, // [PROPOSAL] as the other ascent baselines (GA: 5 epochs, Unlearn-Sparse README)
-  learningRate: 1e-2, // [PROPOSAL] outer η (unpublished)
+  learningRate: 3e-3, // [PROPOSAL] outer η (unpublished); 1e-2 diverged on full-task scenes
   optimizer: 'sgd', // the 3P code leaves the optimiser external; plain SGD
   momentum: 0,
   forgetBatchSize: 8, // [PROPOSAL] one forget and one retain batch per step (3P code)
@@ -95,7 +95,7 @@ export const LUR_DEFAULTS: LurConfig = Object.freeze({
   maxSteps: 0,
   earlyStop: true, // stop once the forget metrics reach the test level (ascent baselines)
   form: 'finite-difference', // the 3P code keeps the second-order term
-  innerLearningRate: 1e-2, // α = η (baselines.md §2.12: "start with the outer lr")
+  innerLearningRate: 3e-3, // α = η (baselines.md §2.12: "start with the outer lr")
   retainWeight: 1, // w_r (3P code default weights 1)
   forgetWeight: 1, // w_f
   // [PROPOSAL] ‖εv‖: ReLU kinks and the L1 depth loss make tiny radii noisy (the difference then

@@ -75,7 +75,7 @@ export interface PcgradConfig extends LoopConfig {
 export const PCGRAD_DEFAULTS: PcgradConfig = Object.freeze({
   ...DEFAULT_LOOP_CONFIG,
   epochs: 5, // NegGrad+ MIA notebook (SCRUB repo)
-  learningRate: 0.01, // NegGrad+ (SCRUB notebooks)
+  learningRate: 3e-3, // NegGrad+'s notebook lr 0.01, lowered as for finetune / NegGrad+: 0.01 collapsed scenes (UIS 48–51)
   optimizer: 'sgd', // projection methods need plain SGD
   momentum: 0,
   forgetBatchSize: 8,

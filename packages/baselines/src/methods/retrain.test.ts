@@ -1,11 +1,10 @@
-import type { Dataset } from '@mtu/datasets';
-import { getTask, requestViews } from '@mtu/datasets';
+import { requestViews } from '@mtu/datasets';
 import { createModel, train } from '@mtu/multitask-model';
-import type { MultiTaskModel } from '@mtu/multitask-model';
 import { unlearn } from '@mtu/unlearning';
 import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
 import type { ConformanceFixture } from '@mtu/unlearning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { weightsOf, withChangedLabels } from '../__fixtures__/data.js';
 import { useWasm } from '../__fixtures__/setup.js';
 import { retrain } from './retrain.js';
 
@@ -18,25 +17,6 @@ beforeAll(async () => {
   fixture = await createConformanceFixture();
 });
 afterAll(() => fixture.dispose());
-
-function weightsOf(model: MultiTaskModel): Float32Array {
-  const w = model.flatWeights();
-  const v = Float32Array.from(w.dataSync());
-  w.dispose();
-  return v;
-}
-
-/** A copy of `ds` whose train labels of `task` are changed for the instances `ids`. */
-function withChangedLabels(ds: Dataset, task: string, ids: readonly number[]): Dataset {
-  const t = getTask(ds, task);
-  const labels = ds.train.labels[task]!.slice();
-  for (const id of ids) {
-    for (let k = id * t.labelSize; k < (id + 1) * t.labelSize; k++) {
-      labels[k] = t.dtype === 'int32' ? (labels[k]! + 1) % t.classes : labels[k]! * 2 + 0.5;
-    }
-  }
-  return { ...ds, train: { ...ds.train, labels: { ...ds.train.labels, [task]: labels } } };
-}
 
 describe('conformance: retrain', () => {
   for (const check of conformanceChecks(retrain, { config: SMALL })) {
@@ -70,14 +50,14 @@ describe('retrain: exact unlearning', () => {
   it('does not depend on the forgotten labels (partial-task)', async () => {
     const request = fixture.requests['partial-task'];
     const target = (request.tasks as string[])[0]!;
-    const changed = withChangedLabels(fixture.dataset, target, request.instances);
+    const changed = withChangedLabels(fixture.dataset, [target], request.instances);
     const config = { epochs: 2, batchSize: 8 };
     const a = await unlearn(fixture.model, fixture.dataset, request, retrain, { config });
     const b = await unlearn(fixture.model, changed, request, retrain, { config });
     // Control: the same change to a retained instance's label does change the result.
     const c = await unlearn(
       fixture.model,
-      withChangedLabels(fixture.dataset, target, [0]),
+      withChangedLabels(fixture.dataset, [target], [0]),
       request,
       retrain,
       {

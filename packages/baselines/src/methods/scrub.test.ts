@@ -10,6 +10,7 @@ import type { StepBatches, StepOutput, UnlearnContext } from '@mtu/unlearning';
 import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
 import type { ConformanceFixture } from '@mtu/unlearning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { weightsOf } from '../__fixtures__/data.js';
 import { useWasm } from '../__fixtures__/setup.js';
 import {
   scrub,
@@ -36,13 +37,6 @@ describe('conformance: scrub', () => {
     it(check.name, () => check.run(fixture));
   }
 });
-
-function weightsOf(model: MultiTaskModel): Float32Array {
-  const w = model.flatWeights();
-  const v = Float32Array.from(w.dataSync());
-  w.dispose();
-  return v;
-}
 
 /** A hand-built context whose student is the teacher plus small noise (off the distance minimum). */
 function makeContext(
