@@ -44,22 +44,25 @@ export const DEFAULT_LOOP_CONFIG: LoopConfig = Object.freeze({
 });
 
 /**
- * Merges `raw` over the method's defaults and validates it with the method's schema. Unknown keys
- * and bad values raise a {@link ConfigError} whose field is `<method id>.<option>`.
+ * Merges `raw` over the method's defaults — and, when `datasetId` is given, over the method's
+ * `datasetDefaults[datasetId]` in between — and validates it with the method's schema. Unknown
+ * keys and bad values raise a {@link ConfigError} whose field is `<method id>.<option>`.
  *
  * @example
  * ```ts
- * const config = resolveConfig(interferenceAware, { epochs: 3, orthogonalization: 'qp' });
+ * const config = resolveConfig(interferenceAware, { epochs: 3, orthogonalization: 'qp' }, 'scenes');
  * ```
  */
 export function resolveConfig<C extends LoopConfig, S>(
   unlearner: Unlearner<C, S>,
   raw: unknown = {},
+  datasetId?: string,
 ): C {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`${unlearner.id}`, raw, 'config must be an object');
   }
-  const merged = { ...unlearner.defaults, ...(raw as Record<string, unknown>) };
+  const perDataset = datasetId === undefined ? undefined : unlearner.datasetDefaults?.[datasetId];
+  const merged = { ...unlearner.defaults, ...perDataset, ...(raw as Record<string, unknown>) };
   const parsed = unlearner.schema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -126,6 +126,12 @@ export interface Unlearner<C extends LoopConfig = LoopConfig, S = unknown> {
   readonly settings: readonly UnlearningSetting[];
   /** The default config. */
   readonly defaults: C;
+  /**
+   * Overrides of the defaults per dataset id (e.g. a learning rate that suits `multi-mnist` but
+   * not `scenes`), applied between the defaults and the user's config. Each is validated like a
+   * user config.
+   */
+  readonly datasetDefaults?: Readonly<Record<string, Readonly<Partial<C>>>>;
   /** Validates a partial config merged over the defaults (zod, strict). */
   readonly schema: z.ZodType<C, Record<string, unknown>>;
   /** Extra request checks (e.g. a method that cannot forget depth); throw a ConfigError. */

@@ -9,6 +9,7 @@ import {
   createUnlearnerRegistry,
   loopConfigFields,
   registerInterferenceAware,
+  resolveConfig,
   unlearn,
 } from './index.js';
 import type { LoopConfig, UnlearnEvent, Unlearner } from './index.js';
@@ -154,4 +155,32 @@ describe('conformance of the test method', () => {
   for (const check of conformanceChecks(finetuneShared, { config: { epochs: 1 } })) {
     it(check.name, () => check.run(fixture));
   }
+});
+
+describe('per-dataset defaults', () => {
+  it('sit between the method defaults and the user config, and are validated', async () => {
+    const tuned: Unlearner<LoopConfig, undefined> = {
+      ...finetuneShared,
+      id: 'test/tuned',
+      datasetDefaults: { toy: { learningRate: 0.5, epochs: 1 }, other: { learningRate: 9 } },
+    };
+    expect(resolveConfig(tuned, {}, 'toy')).toMatchObject({ learningRate: 0.5, epochs: 1 });
+    expect(resolveConfig(tuned, { learningRate: 0.1 }, 'toy')).toMatchObject({
+      learningRate: 0.1,
+      epochs: 1,
+    });
+    expect(resolveConfig(tuned, {}, 'scenes').learningRate).toBe(DEFAULT_LOOP_CONFIG.learningRate);
+    const r = await unlearn(fixture.model, fixture.dataset, fixture.requests['full-task'], tuned);
+    expect(r.config.learningRate).toBe(0.5); // the fixture dataset's id is 'toy'
+    expect(r.epochs).toBe(1);
+    r.model.dispose();
+    const bad: Unlearner<LoopConfig, undefined> = {
+      ...finetuneShared,
+      id: 'test/bad',
+      datasetDefaults: { toy: { epochs: -1 } },
+    };
+    await expect(
+      unlearn(fixture.model, fixture.dataset, fixture.requests['full-task'], bad),
+    ).rejects.toThrow(/test\/bad\.epochs/);
+  });
 });

@@ -192,7 +192,7 @@ export async function unlearn<C extends LoopConfig, S>(
   options: UnlearnOptions = {},
 ): Promise<UnlearnResult<C>> {
   const started = performance.now();
-  const config = resolveConfig(unlearner, options.config ?? {});
+  const config = resolveConfig(unlearner, options.config ?? {}, dataset.id);
   const views = 'supervision' in request ? request : requestViews(dataset, request);
   checkSupported(unlearner, views, dataset);
   if (original.disposed)
