@@ -1,11 +1,15 @@
-import { createRng, tf } from '@mtu/core-tensors';
+import { tf } from '@mtu/core-tensors';
 import type { NamedTensorMap } from '@mtu/core-tensors';
 import type { Batch, ForgetRequest } from '@mtu/datasets';
 import { disposeBatch, readBatch, requestViews } from '@mtu/datasets';
 import { valueAndGradients } from '@mtu/multitask-model';
 import type { StepBatches, UnlearnContext } from '@mtu/unlearning';
-import { resolveConfig, unlearn } from '@mtu/unlearning';
-import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
+import { unlearn } from '@mtu/unlearning';
+import {
+  conformanceChecks,
+  createConformanceFixture,
+  createStepContext,
+} from '@mtu/unlearning/testing';
 import type { ConformanceFixture } from '@mtu/unlearning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { weightsOf, withChangedLabels } from '../__fixtures__/data.js';
@@ -24,19 +28,7 @@ beforeAll(async () => {
 afterAll(() => fixture.dispose());
 
 function contextFor(request: ForgetRequest): UnlearnContext<FinetuneConfig> {
-  const views = requestViews(fixture.dataset, request);
-  return {
-    dataset: fixture.dataset,
-    views,
-    model: fixture.model,
-    original: fixture.model,
-    config: resolveConfig(finetune, SMALL),
-    rng: createRng(0),
-    testLoss: Object.fromEntries(views.targetTasks.map((t) => [t, 1])),
-    emit: () => undefined,
-    countGradients: () => undefined,
-    signal: undefined,
-  };
+  return createStepContext(finetune, fixture, request, { config: SMALL });
 }
 
 function gradients(ctx: UnlearnContext<FinetuneConfig>, batches: StepBatches): Float32Array[] {

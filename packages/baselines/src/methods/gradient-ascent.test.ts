@@ -1,12 +1,16 @@
-import { createRng, tf } from '@mtu/core-tensors';
+import { tf } from '@mtu/core-tensors';
 import type { NamedTensorMap } from '@mtu/core-tensors';
 import type { ForgetRequest } from '@mtu/datasets';
 import { disposeBatch, readBatch, requestViews } from '@mtu/datasets';
 import { instanceLossTable } from '@mtu/metrics';
 import { valueAndGradients } from '@mtu/multitask-model';
 import type { StepBatches, UnlearnContext } from '@mtu/unlearning';
-import { resolveConfig, unlearn } from '@mtu/unlearning';
-import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
+import { unlearn } from '@mtu/unlearning';
+import {
+  conformanceChecks,
+  createConformanceFixture,
+  createStepContext,
+} from '@mtu/unlearning/testing';
 import type { ConformanceFixture } from '@mtu/unlearning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasm } from '../__fixtures__/setup.js';
@@ -38,19 +42,10 @@ function contextFor(
   request: ForgetRequest,
   config: Record<string, unknown> = {},
 ): UnlearnContext<GradientAscentConfig> {
-  const views = requestViews(fixture.dataset, request);
-  return {
-    dataset: fixture.dataset,
-    views,
-    model: fixture.model,
-    original: fixture.model,
-    config: resolveConfig(gradientAscent, { ...SMALL, ...config }),
-    rng: createRng(0),
-    testLoss: testLoss(views.targetTasks),
-    emit: () => undefined,
-    countGradients: () => undefined,
-    signal: undefined,
-  };
+  return createStepContext(gradientAscent, fixture, request, {
+    config: { ...SMALL, ...config },
+    testLoss: testLoss(requestViews(fixture.dataset, request).targetTasks),
+  });
 }
 
 describe('conformance: gradient-ascent', () => {

@@ -1,11 +1,15 @@
-import { createRng, tf } from '@mtu/core-tensors';
+import { tf } from '@mtu/core-tensors';
 import type { NamedTensorMap } from '@mtu/core-tensors';
 import type { ForgetRequest } from '@mtu/datasets';
-import { disposeBatch, readBatch, requestViews } from '@mtu/datasets';
+import { disposeBatch, readBatch } from '@mtu/datasets';
 import { valueAndGradients } from '@mtu/multitask-model';
 import type { StepBatches, UnlearnContext } from '@mtu/unlearning';
-import { resolveConfig, unlearn } from '@mtu/unlearning';
-import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
+import { unlearn } from '@mtu/unlearning';
+import {
+  conformanceChecks,
+  createConformanceFixture,
+  createStepContext,
+} from '@mtu/unlearning/testing';
 import type { ConformanceFixture } from '@mtu/unlearning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasm } from '../__fixtures__/setup.js';
@@ -27,19 +31,7 @@ function contextFor(
   request: ForgetRequest,
   config: Record<string, unknown>,
 ): UnlearnContext<L1SparseConfig> {
-  const views = requestViews(fixture.dataset, request);
-  return {
-    dataset: fixture.dataset,
-    views,
-    model: fixture.model,
-    original: fixture.model,
-    config: resolveConfig(l1Sparse, { ...SMALL, ...config }),
-    rng: createRng(0),
-    testLoss: Object.fromEntries(views.targetTasks.map((t) => [t, 1])),
-    emit: () => undefined,
-    countGradients: () => undefined,
-    signal: undefined,
-  };
+  return createStepContext(l1Sparse, fixture, request, { config: { ...SMALL, ...config } });
 }
 
 function gradientOf(

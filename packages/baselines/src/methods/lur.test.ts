@@ -1,12 +1,17 @@
-import { createRng, tf } from '@mtu/core-tensors';
+import { tf } from '@mtu/core-tensors';
 import type { NamedTensorMap, Scalar } from '@mtu/core-tensors';
 import type { ForgetRequest } from '@mtu/datasets';
-import { disposeBatch, readBatch, requestViews } from '@mtu/datasets';
+
 import { valueAndGradients } from '@mtu/multitask-model';
 import type { MultiTaskModel } from '@mtu/multitask-model';
-import { resolveConfig, unlearn } from '@mtu/unlearning';
+import { unlearn } from '@mtu/unlearning';
 import type { StepBatches, UnlearnContext } from '@mtu/unlearning';
-import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
+import {
+  conformanceChecks,
+  createConformanceFixture,
+  createStepContext,
+  readStepBatches,
+} from '@mtu/unlearning/testing';
 import type { ConformanceFixture } from '@mtu/unlearning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasm } from '../__fixtures__/setup.js';
@@ -35,34 +40,14 @@ function makeContext(
   raw: Record<string, unknown>,
   testLoss = 10,
 ): { ctx: UnlearnContext<LurConfig>; batches: StepBatches; dispose: () => void } {
-  const { dataset, model: original } = fixture;
-  const views = requestViews(dataset, request);
-  const model = original.clone();
-  const config = resolveConfig(lur, raw);
-  const ctx: UnlearnContext<LurConfig> = {
-    dataset,
-    views,
-    model,
-    original,
-    config,
-    rng: createRng(0),
-    testLoss: Object.fromEntries(views.targetTasks.map((t) => [t, testLoss])),
-    emit: () => undefined,
-    countGradients: () => undefined,
-    signal: undefined,
-  };
-  const forgetIds = Array.from(views.forget);
-  const retainIds = Array.from(views.retain).slice(0, 8);
-  const forget = readBatch(dataset, forgetIds);
-  const retained = readBatch(dataset, [...retainIds, ...forgetIds], {
-    supervision: views.supervision,
-  });
+  const model = fixture.model.clone();
+  const ctx = createStepContext(lur, fixture, request, { config: raw, model, testLoss });
+  const step = readStepBatches(ctx, 8);
   return {
     ctx,
-    batches: { forget, retained },
+    batches: step.batches,
     dispose: () => {
-      disposeBatch(forget);
-      disposeBatch(retained);
+      step.dispose();
       model.dispose();
     },
   };

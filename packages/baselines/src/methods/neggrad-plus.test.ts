@@ -1,12 +1,16 @@
-import { createRng, tf } from '@mtu/core-tensors';
+import { tf } from '@mtu/core-tensors';
 import type { NamedTensorMap } from '@mtu/core-tensors';
 import type { ForgetRequest } from '@mtu/datasets';
 import { disposeBatch, readBatch, requestViews } from '@mtu/datasets';
 import { instanceLossTable } from '@mtu/metrics';
 import { valueAndGradients } from '@mtu/multitask-model';
 import type { LoopConfig, StepBatches, UnlearnContext, Unlearner } from '@mtu/unlearning';
-import { resolveConfig } from '@mtu/unlearning';
-import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
+
+import {
+  conformanceChecks,
+  createConformanceFixture,
+  createStepContext,
+} from '@mtu/unlearning/testing';
 import type { ConformanceFixture } from '@mtu/unlearning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasm } from '../__fixtures__/setup.js';
@@ -39,18 +43,7 @@ function contextFor<C extends LoopConfig>(
   const testLoss = Object.fromEntries(
     views.targetTasks.map((t) => [t, losses[t]!.reduce((s, x) => s + x, 0) / losses[t]!.length]),
   );
-  return {
-    dataset: fixture.dataset,
-    views,
-    model: fixture.model,
-    original: fixture.model,
-    config: resolveConfig(method, config),
-    rng: createRng(0),
-    testLoss,
-    emit: () => undefined,
-    countGradients: () => undefined,
-    signal: undefined,
-  };
+  return createStepContext(method, fixture, request, { config, testLoss });
 }
 
 /** The gradient (by parameter name) the loop would descend for `method`'s loss hook. */

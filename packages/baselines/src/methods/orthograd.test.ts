@@ -1,9 +1,11 @@
-import { createRng, flatten, tf } from '@mtu/core-tensors';
-import { disposeBatch, readBatch, requestViews } from '@mtu/datasets';
+import { flatten, tf } from '@mtu/core-tensors';
+import { disposeBatch, readBatch } from '@mtu/datasets';
 import { groupLayout, perInstanceGradients } from '@mtu/multitask-model';
-import { resolveConfig } from '@mtu/unlearning';
-import type { UnlearnContext } from '@mtu/unlearning';
-import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
+import {
+  conformanceChecks,
+  createConformanceFixture,
+  createStepContext,
+} from '@mtu/unlearning/testing';
 import type { ConformanceFixture } from '@mtu/unlearning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasm } from '../__fixtures__/setup.js';
@@ -38,20 +40,11 @@ describe('orthograd: the update is orthogonal to the per-sample retain gradients
     projection: OrthogradConfig['projection'],
   ): void => {
     const model = fixture.model;
-    const views = requestViews(fixture.dataset, fixture.requests[which]);
-    const config = resolveConfig(orthograd, { ...SMALL, projection });
-    const ctx: UnlearnContext<OrthogradConfig> = {
-      dataset: fixture.dataset,
-      views,
-      model,
-      original: model,
-      config,
-      rng: createRng(0),
-      testLoss: Object.fromEntries(views.targetTasks.map((t) => [t, 10])),
-      emit: () => undefined,
-      countGradients: () => undefined,
-      signal: undefined,
-    };
+    const ctx = createStepContext(orthograd, fixture, fixture.requests[which], {
+      config: { ...SMALL, projection },
+      testLoss: 10,
+    });
+    const { views, config } = ctx;
     const forgetIds = Array.from(views.forget).slice(0, 2);
     const retainIds = Array.from(views.retain).slice(0, 3);
     const forget = readBatch(fixture.dataset, forgetIds);

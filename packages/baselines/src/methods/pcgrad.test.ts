@@ -1,11 +1,13 @@
 import { createRng, flatten, tf } from '@mtu/core-tensors';
 import type { NamedTensorMap } from '@mtu/core-tensors';
-import { disposeBatch, readBatch, requestViews } from '@mtu/datasets';
+import { disposeBatch, readBatch } from '@mtu/datasets';
 import type { ForgetRequest } from '@mtu/datasets';
 import { groupLayout, taskLosses, valueAndGradients } from '@mtu/multitask-model';
-import { resolveConfig } from '@mtu/unlearning';
-import type { UnlearnContext } from '@mtu/unlearning';
-import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
+import {
+  conformanceChecks,
+  createConformanceFixture,
+  createStepContext,
+} from '@mtu/unlearning/testing';
 import type { ConformanceFixture } from '@mtu/unlearning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasm } from '../__fixtures__/setup.js';
@@ -68,20 +70,12 @@ describe('pcgrad: gradient surgery', () => {
     request: ForgetRequest,
   ): { minCosine: number; projections: number } => {
     const model = fixture.model.clone();
-    const views = requestViews(fixture.dataset, request);
-    const config = resolveConfig(pcgrad, { ...SMALL, objectives, learningRate: 0.05 });
-    const ctx: UnlearnContext<PcgradConfig> = {
-      dataset: fixture.dataset,
-      views,
+    const ctx = createStepContext(pcgrad, fixture, request, {
+      config: { ...SMALL, objectives, learningRate: 0.05 },
       model,
-      original: fixture.model,
-      config,
       rng: createRng(0).fork('pcgrad'),
-      testLoss: Object.fromEntries(views.targetTasks.map((t) => [t, 1])),
-      emit: () => undefined,
-      countGradients: () => undefined,
-      signal: undefined,
-    };
+    });
+    const { views, config } = ctx;
     const shared = groupLayout(model, ['shared']);
     const state = pcgrad.setup!(ctx) as { counter: { step: number } };
     const rng = createRng(1);

@@ -1,15 +1,17 @@
 import { createRng, tf } from '@mtu/core-tensors';
 import type { Tensor, Tensor4D } from '@mtu/core-tensors';
-import { disposeBatch, readBatch, requestViews } from '@mtu/datasets';
+import { disposeBatch, readBatch } from '@mtu/datasets';
 import { forward } from '@mtu/multitask-model';
-import { resolveConfig } from '@mtu/unlearning';
-import type { UnlearnContext } from '@mtu/unlearning';
-import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
+import {
+  conformanceChecks,
+  createConformanceFixture,
+  createStepContext,
+} from '@mtu/unlearning/testing';
 import type { ConformanceFixture } from '@mtu/unlearning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useWasm } from '../__fixtures__/setup.js';
 import { pgu, pguLayerInputs, pguPatches, pguRank } from './pgu.js';
-import type { PguConfig, PguState } from './pgu.js';
+import type { PguState } from './pgu.js';
 
 useWasm();
 
@@ -97,21 +99,10 @@ describe('pgu: building blocks', () => {
 describe('pgu: the update is orthogonal to the retained input-activation subspace', () => {
   for (const which of ['full-task', 'partial-task'] as const) {
     it(which, async () => {
-      const model = fixture.model;
-      const views = requestViews(fixture.dataset, fixture.requests[which]);
-      const config = resolveConfig(pgu, { ...SMALL, subspaceSamples: 6 });
-      const ctx: UnlearnContext<PguConfig> = {
-        dataset: fixture.dataset,
-        views,
-        model,
-        original: model,
-        config,
-        rng: createRng(0),
-        testLoss: Object.fromEntries(views.targetTasks.map((t) => [t, 1])),
-        emit: () => undefined,
-        countGradients: () => undefined,
-        signal: undefined,
-      };
+      const ctx = createStepContext(pgu, fixture, fixture.requests[which], {
+        config: { ...SMALL, subspaceSamples: 6 },
+      });
+      const { views } = ctx;
       const state = await pgu.setup!(ctx);
       const forget = readBatch(fixture.dataset, Array.from(views.forget).slice(0, 2));
       const empty: PguState = {

@@ -7,7 +7,12 @@ import { createModel, defaultModelSpec, train } from '@mtu/multitask-model';
 import type { MultiTaskModel } from '@mtu/multitask-model';
 import { resolveConfig } from '@mtu/unlearning';
 import type { StepBatches, StepOutput, UnlearnContext } from '@mtu/unlearning';
-import { conformanceChecks, createConformanceFixture } from '@mtu/unlearning/testing';
+import {
+  conformanceChecks,
+  createConformanceFixture,
+  createStepContext,
+  readStepBatches,
+} from '@mtu/unlearning/testing';
 import type { ConformanceFixture } from '@mtu/unlearning/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { weightsOf } from '../__fixtures__/data.js';
@@ -43,9 +48,7 @@ function makeContext(
   request: ForgetRequest,
   raw: Record<string, unknown>,
 ): { ctx: UnlearnContext<ScrubConfig>; batches: StepBatches; dispose: () => void } {
-  const { dataset, model: original } = fixture;
-  const views = requestViews(dataset, request);
-  const student = original.clone();
+  const student = fixture.model.clone();
   const noisy: NamedTensorMap = tf.tidy(() => {
     const out: NamedTensorMap = {};
     Object.entries(student.variables).forEach(([n, v], i) => {
@@ -55,31 +58,17 @@ function makeContext(
   });
   student.setWeights(noisy);
   tf.dispose(noisy);
-  const config = resolveConfig(scrub, raw);
-  const ctx: UnlearnContext<ScrubConfig> = {
-    dataset,
-    views,
+  const ctx = createStepContext(scrub, fixture, request, {
+    config: raw,
     model: student,
-    original,
-    config,
-    rng: createRng(0),
-    testLoss: Object.fromEntries(views.targetTasks.map((t) => [t, 0.5])),
-    emit: () => undefined,
-    countGradients: () => undefined,
-    signal: undefined,
-  };
-  const forgetIds = Array.from(views.forget);
-  const retainIds = Array.from(views.retain).slice(0, 6);
-  const forget = readBatch(dataset, forgetIds);
-  const retained = readBatch(dataset, [...retainIds, ...forgetIds], {
-    supervision: views.supervision,
+    testLoss: 0.5,
   });
+  const step = readStepBatches(ctx, 6);
   return {
     ctx,
-    batches: { forget, retained },
+    batches: step.batches,
     dispose: () => {
-      disposeBatch(forget);
-      disposeBatch(retained);
+      step.dispose();
       student.dispose();
     },
   };

@@ -5,3 +5,5 @@
  */
 export { ConformanceError, conformanceChecks, createConformanceFixture } from './conformance.js';
 export type { ConformanceCheck, ConformanceFixture, ConformanceOptions } from './conformance.js';
+export { createStepContext, readStepBatches } from './harness.js';
+export type { StepContextOptions } from './harness.js';
