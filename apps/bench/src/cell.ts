@@ -144,7 +144,7 @@ export interface CellResult {
 }
 
 /** The reference entry of the cache: the request and the original's and retrained model's summaries. */
-interface ReferenceEntry {
+export interface ReferenceEntry {
   readonly request: { readonly instances: readonly number[]; readonly tasks: 'all' | string[] };
   readonly original: ModelSummary;
   readonly retrained: ModelSummary;

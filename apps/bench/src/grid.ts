@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { CheckpointError, ConfigError } from '@mtu/core-tensors';
+import { resolveDatasetOptions } from '@mtu/datasets';
 import { INTERFERENCE_AWARE_METHODS } from '@mtu/unlearning';
 import { z } from 'zod';
 import type { Registries } from './pipeline.js';
@@ -147,7 +148,7 @@ export interface Plan {
 /**
  * Expands a grid into cells: datasets × settings (partial-task: one per target) × methods × seeds.
  * Checks every dataset id, option, task and method id up front, so a typo fails before hours of
- * training. Loads each dataset once to learn its task names.
+ * training. Loads a dataset only when its source does not declare its tasks.
  *
  * @example
  * ```ts
@@ -196,8 +197,12 @@ export async function expandGrid(grid: Grid, registries: Registries): Promise<Pl
     }
     datasetLabels.add(dLabel);
     for (const id of Object.keys(d.methodConfig)) registries.methods.get(id);
-    const ds = await registries.datasets.load(d.id, d.options);
-    const taskNames = ds.tasks.map((t) => t.name);
+    // Validate the options now (naming the field), and learn the task names without loading when
+    // the source declares them.
+    const descriptor = registries.datasets.get(d.id);
+    const options = resolveDatasetOptions(descriptor, d.options);
+    const tasks = descriptor.tasks ?? (await descriptor.load(options)).tasks;
+    const taskNames = tasks.map((t) => t.name);
     const targets = d.targets ?? [taskNames[0]!];
     for (const t of targets) {
       if (!taskNames.includes(t)) {

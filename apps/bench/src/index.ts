@@ -38,7 +38,18 @@ export {
   runCell,
   storedOutcome,
 } from './cell.js';
-export type { CellContext, CellEvent, CellKeys, CellResult, OutcomeFile } from './cell.js';
+export type {
+  CellContext,
+  CellEvent,
+  CellKeys,
+  CellResult,
+  OutcomeFile,
+  ReferenceEntry,
+} from './cell.js';
+export { runTask } from './tasks.js';
+export type { Task, TaskResult, TaskRuntime } from './tasks.js';
+export { createProgress } from './progress.js';
+export type { Progress, ProgressOptions } from './progress.js';
 export { runPlan } from './runner.js';
 export type { RunEvent, RunOptions } from './runner.js';
 export { main } from './main.js';

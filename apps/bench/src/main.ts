@@ -13,6 +13,7 @@ import type { Grid } from './grid.js';
 import { expandGrid, parseGrid, readGrid } from './grid.js';
 import { createRegistries, gitSha } from './pipeline.js';
 import { PRESETS } from './presets.js';
+import { createProgress } from './progress.js';
 import { writeReports } from './report/index.js';
 import type { RunEvent } from './runner.js';
 import { runPlan } from './runner.js';
@@ -29,6 +30,12 @@ function positiveInt(name: string, zero = false) {
     return n;
   };
 }
+
+const PHASE = {
+  original: 'original models',
+  reference: 'references  ',
+  cell: 'cells       ',
+} as const;
 
 interface Options {
   grid?: string;
@@ -158,10 +165,11 @@ Killing a run and starting it again resumes it: finished cells are not redone.`,
   }
   const outDir = resolve(opts.out ?? join('runs', grid.name));
   const cacheDir = resolve(opts.cache);
-  const log =
-    opts.quiet === true
-      ? () => undefined
-      : (line: string) => void process.stderr.write(`${line}\n`);
+  const progress = createProgress({
+    enabled: process.stderr.isTTY === true && opts.quiet !== true && opts.json !== true,
+  });
+  const log = opts.quiet === true ? () => undefined : (line: string) => progress.log(line);
+  let barKind: string | undefined;
   const registries = createRegistries();
   const started = performance.now();
   log(`mtu-bench ${opts.grid ?? presetName}: run directory ${outDir}, cache ${cacheDir}`);
@@ -170,6 +178,7 @@ Killing a run and starting it again resumes it: finished cells are not redone.`,
   const onSignal = (): void => controller.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
   let backend = 'not run';
+  let counts = { originals: 0, references: 0, cells: 0 };
   let outcomes;
   try {
     outcomes = await runPlan(plan, registries, {
@@ -183,10 +192,36 @@ Killing a run and starting it again resumes it: finished cells are not redone.`,
       onEvent: (event) => {
         if (event.type === 'backend')
           backend = `${event.name} (${event.threads} thread(s) per worker)`;
+        if (event.type === 'task-start' && event.kind !== barKind) {
+          barKind = event.kind;
+          const total =
+            event.kind === 'original'
+              ? counts.originals
+              : event.kind === 'reference'
+                ? counts.references
+                : counts.cells;
+          progress.start(PHASE[event.kind], total);
+        }
+        if (event.type === 'plan') {
+          counts = {
+            originals: event.originals,
+            references: event.references,
+            cells: event.cells - event.skipped,
+          };
+        }
         describe(event, log);
+        if (event.type === 'task-end') progress.update(event.done, event.label);
       },
     });
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
+    progress.stop();
+    process.stderr.write(
+      'mtu-bench: interrupted; finished cells are kept — run the same command again to resume\n',
+    );
+    return 130;
   } finally {
+    progress.stop();
     process.off('SIGINT', onSignal);
     shutdownBackend();
   }

@@ -7,7 +7,7 @@
  */
 import { ConfigError, NotRegisteredError } from '@mtu/core-tensors';
 import { z } from 'zod';
-import type { Dataset } from './types.js';
+import type { Dataset, TaskKind } from './types.js';
 
 /** Progress of a long load, as an event (libraries never print). */
 export interface LoadProgress {
@@ -36,6 +36,11 @@ export interface DatasetDescriptor<O extends object = object> {
   readonly id: string;
   /** One line for `mtu datasets`. */
   readonly description: string;
+  /**
+   * The tasks (name and kind) every dataset of this source has, whatever its options, so listings
+   * and grid checks need not load it. Optional: a source whose tasks depend on its options omits it.
+   */
+  readonly tasks?: readonly { readonly name: string; readonly kind: TaskKind }[];
   /** The options schema; every option has a default or is required, and a description. */
   readonly options: z.ZodType<O, Record<string, unknown>>;
   /** Builds the dataset from resolved options. */

@@ -125,6 +125,10 @@ function layoutFor(classes: CityscapesClasses): MtanLayout {
  */
 export const cityscapesDataset: DatasetDescriptor<CityscapesOptions> = {
   id: 'cityscapes',
+  tasks: [
+    { name: 'segmentation', kind: 'segmentation' },
+    { name: 'depth', kind: 'depth' },
+  ],
   description:
     'Cityscapes (MTAN pre-processed .npy files, 128×256): segmentation (7, 19 or 2 classes), inverse depth; 2975 train / 500 test',
   options: schema,

@@ -158,6 +158,8 @@ describe('nyuv2', () => {
     ]);
     expect(ds.tasks[0]!.classNames).toEqual(NYUV2_CLASS_NAMES);
     expect(ds.tasks[0]!.ignoreIndex).toBe(-1);
+    // the descriptor's static task list is what a load gives
+    expect(nyuv2Dataset.tasks).toEqual(ds.tasks.map((t) => ({ name: t.name, kind: t.kind })));
     expect([ds.train.size, ds.test.size, ds.test.first]).toEqual([3, 2, 3]);
     const px = 288 * 384;
     for (const [split, s, n] of [
@@ -291,6 +293,7 @@ describe('cityscapes', () => {
   it('loads label_7 (float labels) with inverse depth', async () => {
     const root = await writeTree({ kind: 'cityscapes', train: 3, val: 2 });
     const ds = await cityscapesDataset.load(city({ root }));
+    expect(cityscapesDataset.tasks).toEqual(ds.tasks.map((t) => ({ name: t.name, kind: t.kind })));
     expect(ds.inputShape).toEqual([128, 256, 3]);
     expect(ds.tasks.map((t) => [t.name, t.classes])).toEqual([
       ['segmentation', 7],

@@ -141,6 +141,11 @@ const LAYOUT: MtanLayout = {
  */
 export const nyuv2Dataset: DatasetDescriptor<Nyuv2Options> = {
   id: 'nyuv2',
+  tasks: [
+    { name: 'segmentation', kind: 'segmentation' },
+    { name: 'depth', kind: 'depth' },
+    { name: 'normals', kind: 'normals' },
+  ],
   description:
     'NYUv2 (MTAN pre-processed .npy files): segmentation (13 classes), depth, normals; 795 train / 654 test',
   options: schema,

@@ -107,6 +107,7 @@ describe('multi-mnist', () => {
 
   it('is deterministic per seed, and instance i depends only on (seed, split, i)', async () => {
     const a = await multiMnistDataset.load(opts({ seed: 3, trainSize: 60, testSize: 20 }));
+    expect(multiMnistDataset.tasks).toEqual(a.tasks.map((t) => ({ name: t.name, kind: t.kind })));
     const b = await multiMnistDataset.load(opts({ seed: 3, trainSize: 60, testSize: 20 }));
     same(a.train.inputs, b.train.inputs);
     same(a.test.inputs, b.test.inputs);

@@ -318,6 +318,10 @@ const DIGIT_NAMES: readonly string[] = ['0', '1', '2', '3', '4', '5', '6', '7', 
  */
 export const multiMnistDataset: DatasetDescriptor<MultiMnistOptions> = {
   id: 'multi-mnist',
+  tasks: [
+    { name: 'left', kind: 'classification' },
+    { name: 'right', kind: 'classification' },
+  ],
   description:
     'MultiMNIST: two overlapping real MNIST digits (top-left, bottom-right); tasks left and right (10 classes each)',
   options: schema,

@@ -268,6 +268,11 @@ export async function loadScenes(
  */
 export const scenesDataset: DatasetDescriptor<ScenesOptions> = {
   id: SCENES_ID,
+  tasks: [
+    { name: 'segmentation', kind: 'segmentation' },
+    { name: 'depth', kind: 'depth' },
+    { name: 'normals', kind: 'normals' },
+  ],
   description:
     'procedurally ray-cast indoor scenes: RGB → semantic classes, metric depth and surface normals',
   options: scenesOptionsSchema,

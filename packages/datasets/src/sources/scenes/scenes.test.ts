@@ -402,6 +402,9 @@ describe('scenes: label conventions', () => {
     const registry = createDatasetRegistry();
     registry.register(scenesDataset);
     const ds = await registry.load('scenes', { trainSize: 4, testSize: 2, seed: 3 });
+    expect(registry.get('scenes').tasks).toEqual(
+      ds.tasks.map((t) => ({ name: t.name, kind: t.kind })),
+    );
     expect(ds.train.size).toBe(4);
     expect(ds.test.ids).toEqual(Int32Array.from([4, 5]));
     expect(ds.options['seed']).toBe(3);
