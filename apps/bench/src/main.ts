@@ -227,6 +227,11 @@ Killing a run and starting it again resumes it: finished cells are not redone.`,
   }
   const seconds = (performance.now() - started) / 1000;
   const sha = gitSha();
+  if (backend === 'not run') {
+    // nothing ran in this invocation: the backend the stored results were computed on
+    const p = outcomes.find((o) => o.record !== undefined)?.record?.provenance;
+    if (p !== undefined) backend = `${p.backend} (${p.threads} thread(s) per worker)`;
+  }
   const meta: ReportMeta = {
     title: `MTU benchmark — ${grid.name}`,
     grid: opts.grid ?? `preset ${presetName}`,
@@ -234,7 +239,7 @@ Killing a run and starting it again resumes it: finished cells are not redone.`,
     ...(sha === undefined ? {} : { gitSha: sha }),
     backend,
     machine: `${availableParallelism()} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ${platform()} ${arch()}, Node ${process.version}`,
-    seconds,
+    ...(opts.reportOnly === true ? {} : { seconds }),
   };
   const report = await writeReports(join(outDir, 'report'), outcomes, plan.methods, meta);
   if (opts.json === true) {

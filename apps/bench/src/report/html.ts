@@ -196,7 +196,7 @@ thead th { background: #f3f4f6; font-weight: 600; border-bottom: 2px solid #d1d5
 tbody tr:nth-child(even) { background: var(--stripe); }
 tbody tr:hover { background: #eef2ff; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.name { text-align: left; white-space: nowrap; }
+.name { text-align: left; white-space: normal; min-width: 12em; max-width: 20em; }
 th .sub { font-weight: 400; color: var(--muted); font-size: 0.82rem; }
 .sd { color: var(--muted); font-size: 0.85em; }
 .slash { color: #9ca3af; }
@@ -207,7 +207,7 @@ tr.role-ours td { font-weight: 600; }
 tr.role-ours .sd, tr.role-ours .note { font-weight: 400; }
 .note { font-size: 0.78rem; color: #b45309; white-space: normal; max-width: 28em; }
 .dot { display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin-right: 7px; vertical-align: middle; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 16px; margin-top: 16px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(540px, 1fr)); gap: 16px; margin-top: 16px; }
 .chart { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; background: #fff; }
 .chart .box { position: relative; height: 300px; }
 .chart h3 { margin: 0 0 6px; font-size: 0.9rem; }

@@ -61,7 +61,7 @@ describe('markdownReport', () => {
       'Method',
       'n',
       'segmentation mIoU↑ F / R / T',
-      'depth δ&lt;1.25↑ F / R / T',
+      'depth δ<1.25↑ F / R / T',
       'MIA AUC',
       'UIS↓',
       'UIS-R↓',
@@ -84,7 +84,7 @@ describe('markdownReport', () => {
       'failed: bad value "lr", got 1e9 (2 seeds)',
     );
     // the display name is escaped (HTML and the pipe)
-    expect(table).toContain('| &lt;b&gt;&amp;x \\| y |');
+    expect(table).toContain('| &lt;b>&x \\| y |');
   });
 
   it('ends with the reduction lines', () => {

@@ -19,13 +19,15 @@ import {
   uisReduction,
 } from './aggregate.js';
 
-/** Escapes text for a Markdown table cell (pipes, newlines, HTML). */
+/**
+ * Escapes text for a Markdown table cell: newlines, pipes, and only what a renderer would take for
+ * HTML (a `<` opening a tag, an `&` opening an entity), so `δ<1.25` stays readable in a terminal.
+ */
 function cell(text: string): string {
   return text
     .replace(/\r?\n/g, ' ')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
+    .replace(/&(?=#?\w+;)/g, '&amp;')
+    .replace(/<(?=[A-Za-z/!?])/g, '&lt;')
     .replace(/\|/g, '\\|');
 }
 
