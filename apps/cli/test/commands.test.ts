@@ -3,24 +3,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TINY, mtu, pool } from './helpers.js';
+import { TINY, TRAIN_TINY, mtu, pool } from './helpers.js';
 
 let dir: string;
 let trainJson: any;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mtu-cli-'));
-  const r = await mtu(dir, [
-    'train',
-    '--dataset',
-    'scenes',
-    ...TINY,
-    '--epochs',
-    '1',
-    '--out',
-    'original.safetensors',
-    '--json',
-  ]);
+  const r = await mtu(dir, [...TRAIN_TINY, '--json']);
   expect(r.stderr).not.toMatch(/^mtu:/m);
   expect(r.code).toBe(0);
   trainJson = JSON.parse(r.stdout);

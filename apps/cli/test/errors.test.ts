@@ -2,24 +2,14 @@ import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TINY, mtu, pool } from './helpers.js';
+import { TRAIN_TINY, mtu, pool } from './helpers.js';
 
 let dir: string;
 let existing: Buffer;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mtu-cli-errors-'));
-  const r = await mtu(dir, [
-    'train',
-    '--dataset',
-    'scenes',
-    ...TINY,
-    '--epochs',
-    '1',
-    '--out',
-    'original.safetensors',
-    '--quiet',
-  ]);
+  const r = await mtu(dir, [...TRAIN_TINY, '--quiet']);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   // An output that exists already: every failing command must leave it as it was.

@@ -74,3 +74,15 @@ export const TINY = [
   '--option',
   'width=16',
 ] as const;
+
+/** The `mtu train` arguments of the tiny original model every test file starts from. */
+export const TRAIN_TINY: readonly string[] = [
+  'train',
+  '--dataset',
+  'scenes',
+  ...TINY,
+  '--epochs',
+  '1',
+  '--out',
+  'original.safetensors',
+];
