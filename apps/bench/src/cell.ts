@@ -30,7 +30,13 @@ import {
 import type { UnlearnEvent } from '@mtu/unlearning';
 import { checkSupported, unlearn } from '@mtu/unlearning';
 import type { ModelSummary, Registries } from './pipeline.js';
-import { buildRecord, collectProvenance, packageVersions, summarizeModel } from './pipeline.js';
+import {
+  buildRecord,
+  codeFingerprints,
+  collectProvenance,
+  packageVersions,
+  summarizeModel,
+} from './pipeline.js';
 import type { CellSpec, CellStatus } from './types.js';
 
 /** Bumped when the cache layout or what a key covers changes: old entries are then ignored. */
@@ -90,6 +96,7 @@ export function cellKeys(spec: CellSpec, registries: Registries): CellKeys {
     seed: spec.seed,
   });
   const versions = packageVersions();
+  const code = codeFingerprints();
   const original = contentHash({
     cache: CACHE_FORMAT,
     kind: 'original',
@@ -102,6 +109,11 @@ export function cellKeys(spec: CellSpec, registries: Registries): CellKeys {
       model: versions['@mtu/multitask-model'],
       tfjs: versions['@tensorflow/tfjs-core'],
     },
+    code: {
+      core: code['@mtu/core-tensors'],
+      datasets: code['@mtu/datasets'],
+      model: code['@mtu/multitask-model'],
+    },
   });
   const reference = contentHash({
     cache: CACHE_FORMAT,
@@ -110,8 +122,9 @@ export function cellKeys(spec: CellSpec, registries: Registries): CellKeys {
     request: { ratio: spec.request.ratio, tasks: spec.request.tasks, seed: spec.seed },
     evaluation: spec.evaluation,
     metrics: versions['@mtu/metrics'],
+    metricsCode: code['@mtu/metrics'],
   });
-  const cell = contentHash({ cache: CACHE_FORMAT, spec, reference, versions });
+  const cell = contentHash({ cache: CACHE_FORMAT, spec, reference, versions, code });
   return { datasetOptions, training, original, reference, cell };
 }
 

@@ -7,10 +7,12 @@
  */
 export {
   buildRecord,
+  codeFingerprints,
   collectProvenance,
   createRegistries,
   gitSha,
   packageVersions,
+  sourceFingerprint,
   summarizeModel,
 } from './pipeline.js';
 export type { ModelSummary, RecordInput, Registries, SummaryOptions } from './pipeline.js';

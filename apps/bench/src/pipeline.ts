@@ -6,6 +6,9 @@
  * @module
  */
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { createRequire } from 'node:module';
 import { arch, platform } from 'node:os';
 import { activeBackend, tf } from '@mtu/core-tensors';
@@ -66,6 +69,56 @@ export function packageVersions(): Record<string, string> {
   }
   versions['@tensorflow/tfjs-core'] = tf.version_core;
   return versions;
+}
+
+/**
+ * A 16-hex-digit SHA-256 of the source files under `dir` (`*.ts` / `*.js`, tests and fixtures
+ * excluded), paths included: it changes whenever the code in the directory does.
+ *
+ * @example
+ * ```ts
+ * sourceFingerprint('packages/metrics/src'); // e.g. '3f9c0a1b2d4e5f60'
+ * ```
+ */
+export function sourceFingerprint(dir: string): string {
+  const files: string[] = [];
+  const walk = (d: string): void => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== '__fixtures__' && entry.name !== 'node_modules') walk(path);
+      } else if (/\.(ts|js)$/.test(entry.name) && !/\.test\.ts$/.test(entry.name)) {
+        files.push(path);
+      }
+    }
+  };
+  walk(dir);
+  const hash = createHash('sha256');
+  for (const file of files.sort()) {
+    hash.update(`${relative(dir, file)}\0`);
+    hash.update(readFileSync(file));
+    hash.update('\0');
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+let fingerprints: Record<string, string> | undefined;
+
+/**
+ * {@link sourceFingerprint} of the `src` directory of each MTU library package the benchmark runs
+ * (computed once per process): cache keys include them, so a code change that alters training,
+ * unlearning or evaluation invalidates cached models and finished cells even while the version
+ * numbers stay the same. (The app's own code is not included: a report change reruns nothing.)
+ */
+export function codeFingerprints(): Readonly<Record<string, string>> {
+  if (fingerprints !== undefined) return fingerprints;
+  const require = createRequire(import.meta.url);
+  const result: Record<string, string> = {};
+  for (const name of VERSIONED) {
+    result[name] = sourceFingerprint(join(dirname(require.resolve(`${name}/package.json`)), 'src'));
+  }
+  fingerprints = result;
+  return result;
 }
 
 /**
