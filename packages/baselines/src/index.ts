@@ -19,3 +19,4 @@ export * from './methods/pgu.js';
 export * from './methods/pcgrad.js';
 export * from './methods/orthograd.js';
 export * from './methods/lur.js';
+export * from './methods/ssd.js';

@@ -17,6 +17,7 @@ import { randomLabels } from './methods/random-labels.js';
 import { retrain } from './methods/retrain.js';
 import { salun } from './methods/salun.js';
 import { scrub } from './methods/scrub.js';
+import { ssd } from './methods/ssd.js';
 
 /** Every baseline, in the order of the README table. */
 export const BASELINES: readonly AnyUnlearner[] = [
@@ -33,6 +34,7 @@ export const BASELINES: readonly AnyUnlearner[] = [
   pcgrad,
   orthograd,
   lur,
+  ssd,
 ];
 
 /**

@@ -274,6 +274,56 @@ describe('F: first-order behaviour on a small multi-task model', () => {
   });
 });
 
+describe('constraintRefresh: reusing constraint gradients', () => {
+  const small = {
+    epochs: 2,
+    subspaceSamples: 6,
+    constraints: 3,
+    forgetBatchSize: 2,
+    retainBatchSize: 0,
+    earlyStop: false,
+  };
+  const run = (config: Record<string, unknown>) =>
+    unlearn(fixture.model, fixture.dataset, fixture.requests['partial-task'], interferenceAware, {
+      config: { ...small, ...config },
+    });
+
+  it('0 computes each constraint once: 17 fewer gradient passes over 4 steps', async () => {
+    // 4 forget instances, batch 2, 2 epochs = 4 steps; 2 non-target tasks; M = 3.
+    // Every step: 3 retain + 2 × 2 non-target per-instance gradients = 7 → 28.
+    // Cached: 3 retain once + 4 instances × 2 tasks once = 11.
+    const [every, once] = [
+      await run({ constraintRefresh: 1 }),
+      await run({ constraintRefresh: 0 }),
+    ];
+    expect(every.steps).toBe(4);
+    expect(every.gradientEvaluations - once.gradientEvaluations).toBe(17);
+    every.model.dispose();
+    once.model.dispose();
+  });
+
+  it('the first step is bit-identical with and without the cache; later steps reuse it', async () => {
+    const weights = async (config: Record<string, unknown>): Promise<Float32Array> => {
+      const r = await run(config);
+      const w = r.model.flatWeights();
+      const v = Float32Array.from(w.dataSync());
+      w.dispose();
+      r.model.dispose();
+      return v;
+    };
+    const [a1, b1] = [
+      await weights({ constraintRefresh: 1, maxSteps: 1 }),
+      await weights({ constraintRefresh: 0, maxSteps: 1 }),
+    ];
+    expect(b1.every((x, i) => Object.is(x, a1[i]))).toBe(true);
+    const [a4, b4] = [
+      await weights({ constraintRefresh: 1 }),
+      await weights({ constraintRefresh: 0 }),
+    ];
+    expect(b4.some((x, i) => x !== a4[i])).toBe(true);
+  });
+});
+
 describe('T7 and P3 through the loop', () => {
   const small = {
     epochs: 1,

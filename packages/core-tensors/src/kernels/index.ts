@@ -15,9 +15,10 @@
  * | `UnsortedSegmentSum` | missing | gradient of `tf.gather` |
  * | `BatchMatMul` | transposed operands take a scalar loop | dense-layer gradients (`Aᵀ·dY`, `dY·Bᵀ`) ~10× faster |
  *
- * It also registers, for speed, two kernels not listed in {@link WASM_GRADIENT_KERNELS}: a
+ * It also registers, for speed, three kernels not listed in {@link WASM_GRADIENT_KERNELS}: a
  * copy-free `Identity` (`kernels/identity.ts`; tfjs clones every tensor a gradient saves for the
- * backward pass, and the stock wasm `Identity` copies the data each time), and
+ * backward pass, and the stock wasm `Identity` copies the data each time), a `Slice` that copies
+ * only the slice (`kernels/slice.ts`; the stock one first copies the whole input off the heap), and
  * `MtuConv2DBackpropFilterBias` (filter and bias gradients of conv2d + bias from one matrix
  * product, used by the reference training step).
  *
@@ -38,6 +39,7 @@ import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './d
 import { identityConfig } from './identity.js';
 import { avgPoolGradConfig, maxPoolGradConfig } from './pool-grad.js';
 import { resizeBilinearGradConfig, resizeNearestNeighborGradConfig } from './resize-grad.js';
+import { setStockSlice, sliceConfig } from './slice.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 
 export { setConvWorkspaceLimit } from './conv2d-backprop-filter.js';
@@ -56,7 +58,11 @@ const CONFIGS: readonly tf.KernelConfig[] = [
 ];
 
 /** Other kernels MTU replaces on wasm for speed (see the module documentation). */
-const SPEED_CONFIGS: readonly tf.KernelConfig[] = [identityConfig, conv2dBackpropFilterBiasConfig];
+const SPEED_CONFIGS: readonly tf.KernelConfig[] = [
+  identityConfig,
+  sliceConfig,
+  conv2dBackpropFilterBiasConfig,
+];
 
 /** Names of the wasm kernels {@link registerWasmGradientKernels} registers (see the table above). */
 export const WASM_GRADIENT_KERNELS: readonly string[] = CONFIGS.map((c) => c.kernelName);
@@ -81,6 +87,8 @@ export function registerWasmGradientKernels(): void {
     if (current === config) continue;
     // MTU's BatchMatMul delegates to the stock kernel: keep it.
     if (config === batchMatMulConfig && current !== undefined) setStockBatchMatMul(current);
+    // MTU's Slice delegates string tensors to the stock kernel.
+    if (config === sliceConfig && current !== undefined) setStockSlice(current);
     if (current !== undefined) tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
   }

@@ -35,6 +35,7 @@ export interface WasmBackend {
   readonly wasm: {
     readonly HEAPF32: Float32Array;
     readonly HEAP32: Int32Array;
+    readonly HEAPU8: Uint8Array;
     cwrap(name: string, returnType: null, argTypes: string[]): (...args: number[]) => void;
   };
 }

@@ -45,6 +45,7 @@ import {
 } from '@mtu/gradient-projection';
 import type { ProtectedSubspace, TaskProjector, TaskSubspace } from '@mtu/gradient-projection';
 import {
+  forEachInstanceGradient,
   forward,
   groupLayout,
   instanceLosses,
@@ -74,6 +75,14 @@ export interface InterferenceAwareConfig extends LoopConfig {
   readonly constraints: number;
   /** How the M retain instances are chosen: at random, or the most conflicting of 4M. */
   readonly constraintSelection: 'random' | 'most-conflicting';
+  /**
+   * Steps a per-instance constraint gradient is reused for before it is recomputed: 1 recomputes
+   * every step (the M retain gradients are drawn afresh each step, the forget batch's non-target
+   * gradients recomputed); R > 1 keeps the retain draw for R steps and each forget instance's
+   * non-target gradients for R steps; 0 computes each once (at the original weights, like the task
+   * subspaces). Memory: up to |D_f|·|T_n| cached columns of the shared parameters.
+   */
+  readonly constraintRefresh: number;
   /** Orthogonalization variant: full projection, conflict-only (PCGrad sign), or the exact QP. */
   readonly orthogonalization: 'full' | 'conflict' | 'qp';
   /** Partial-task: also protect the forget batch's own non-target gradients each step. */
@@ -106,6 +115,7 @@ export const INTERFERENCE_AWARE_DEFAULTS: InterferenceAwareConfig = Object.freez
   subspaceSamples: 32,
   constraints: 8,
   constraintSelection: 'random',
+  constraintRefresh: 1,
   orthogonalization: 'full',
   dynamicProtection: true,
   lambdaForget: 1,
@@ -127,6 +137,11 @@ const schema = z
     constraintSelection: z
       .enum(['random', 'most-conflicting'])
       .describe('How retain constraints are chosen'),
+    constraintRefresh: z
+      .number()
+      .int()
+      .min(0)
+      .describe('Steps a constraint gradient is reused for (1 = every step, 0 = never recomputed)'),
     orthogonalization: z.enum(['full', 'conflict', 'qp']).describe('Orthogonalization variant'),
     dynamicProtection: z
       .boolean()
@@ -152,6 +167,13 @@ export interface InterferenceAwareState {
   readonly subspaceIds: Map<string, Int32Array>;
   /** Steps taken so far (each step draws fresh retain constraints). */
   readonly counter: { step: number };
+  /** Constraint gradients kept for reuse (`constraintRefresh` ≠ 1), with the step they were made. */
+  readonly cache: {
+    /** Per target task: the retain constraint columns `[D_t, M]`. */
+    readonly retain: Map<string, { step: number; matrix: Tensor2D }>;
+    /** Per `"<task>:<instance id>"`: a forget instance's non-target gradient over θ_s. */
+    readonly dynamic: Map<string, { step: number; column: Tensor1D }>;
+  };
 }
 
 /** Which tasks' subspaces protect target `t` (method.md §2.4). */
@@ -216,6 +238,7 @@ function makeMethod(
         perTask: new Map(),
         subspaceIds: new Map(),
         counter: { step: 0 },
+        cache: { retain: new Map(), dynamic: new Map() },
       };
       try {
         const needed = new Set<string>();
@@ -292,6 +315,15 @@ function makeMethod(
 function disposeState(state: InterferenceAwareState): void {
   for (const s of state.subspaces) s.dispose();
   for (const p of state.protectedSets) p.dispose();
+  for (const { matrix } of state.cache.retain.values()) matrix.dispose();
+  for (const { column } of state.cache.dynamic.values()) column.dispose();
+  state.cache.retain.clear();
+  state.cache.dynamic.clear();
+}
+
+/** Whether a cached constraint made at step `made` must be recomputed at step `now`. */
+function stale(made: number, now: number, refresh: number): boolean {
+  return refresh !== 0 && now - made >= refresh;
 }
 
 /** The bounded forget loss of task `t` on a batch: mean over valid instances of min(ℓ, cap). */
@@ -366,7 +398,7 @@ function interferenceAwareStep(
           components.orthogonalize &&
           (config.constraints > 0 || views.nonTargetTasks.length > 0)
         ) {
-          const E = constraintsFor(ctx, t, g, forgetIds, layout.size, state.counter.step);
+          const E = constraintsFor(ctx, state, t, g, forgetIds, layout.size);
           evaluations += E.evaluations;
           try {
             const projected =
@@ -429,57 +461,64 @@ function interferenceAwareStep(
 /**
  * The constraint matrix E_t [D_t × M'] of one step: M per-instance retain gradients of task t over
  * θ_s ∪ θ_t (from D_r, never D_f), then — in partial-task with dynamic protection — the forget
- * batch's per-instance non-target gradients over θ_s, zero on head t.
+ * batch's per-instance non-target gradients over θ_s, zero on head t. With `constraintRefresh` ≠ 1
+ * the gradients come from `state.cache` while they are fresh enough.
  */
 function constraintsFor(
   ctx: UnlearnContext<InterferenceAwareConfig>,
+  state: InterferenceAwareState,
   t: string,
   g: Tensor1D,
   forgetIds: Int32Array,
   rows: number,
-  step: number,
 ): { matrix: Tensor2D; evaluations: number } {
   const { model, dataset, views, config } = ctx;
+  const step = state.counter.step;
+  const refresh = config.constraintRefresh;
   const columns: Tensor2D[] = [];
   let evaluations = 0;
   try {
     if (config.constraints > 0) {
-      const rng = ctx.rng.fork('constraints').fork(step).fork(t);
-      const pool =
-        config.constraintSelection === 'most-conflicting'
-          ? 4 * config.constraints
-          : config.constraints;
-      const ids = Int32Array.from(
-        rng.sample(Array.from(views.retain), Math.min(pool, views.retain.length)),
-      );
-      const C = perInstanceGradients(model, dataset, ids, {
-        tasks: [t],
-        groups: ['shared', t],
-        supervision: views.supervision,
-      });
-      evaluations += ids.length;
-      if (config.constraintSelection === 'most-conflicting') {
-        const picked = selectConstraints(C, g, {
-          count: config.constraints,
-          strategy: 'most-conflicting',
-        });
-        C.dispose();
-        columns.push(picked.columns);
+      const cached = state.cache.retain.get(t);
+      if (cached !== undefined && !stale(cached.step, step, refresh)) {
+        columns.push(cached.matrix.clone());
       } else {
-        columns.push(C);
+        const rng = ctx.rng.fork('constraints').fork(step).fork(t);
+        const pool =
+          config.constraintSelection === 'most-conflicting'
+            ? 4 * config.constraints
+            : config.constraints;
+        const ids = Int32Array.from(
+          rng.sample(Array.from(views.retain), Math.min(pool, views.retain.length)),
+        );
+        const C = perInstanceGradients(model, dataset, ids, {
+          tasks: [t],
+          groups: ['shared', t],
+          supervision: views.supervision,
+        });
+        evaluations += ids.length;
+        let picked = C;
+        if (config.constraintSelection === 'most-conflicting') {
+          picked = selectConstraints(C, g, {
+            count: config.constraints,
+            strategy: 'most-conflicting',
+          }).columns;
+          C.dispose();
+        }
+        columns.push(picked);
+        if (refresh !== 1) {
+          cached?.matrix.dispose();
+          state.cache.retain.set(t, { step, matrix: picked.clone() });
+        }
       }
     }
     if (views.setting === 'partial-task' && config.dynamicProtection) {
       for (const tn of views.nonTargetTasks) {
         if (!model.tasks.includes(tn)) continue;
-        const N = perInstanceGradients(model, dataset, forgetIds, {
-          tasks: [tn],
-          groups: ['shared'],
-          supervision: views.supervision,
-        });
-        evaluations += forgetIds.length;
-        columns.push(padToLayout(N, rows));
-        N.dispose();
+        const N = nonTargetColumns(ctx, state, tn, forgetIds);
+        evaluations += N.evaluations;
+        columns.push(padToLayout(N.matrix, rows));
+        N.matrix.dispose();
       }
     }
     const matrix =
@@ -496,6 +535,42 @@ function constraintsFor(
   } finally {
     tf.dispose(columns);
   }
+}
+
+/**
+ * The forget batch's per-instance gradients of non-target task `tn` over θ_s, as `[D_s, b]`
+ * columns: computed every step (`constraintRefresh` 1), or taken from `state.cache` per instance
+ * while fresh (only the missing or stale instances are recomputed).
+ */
+function nonTargetColumns(
+  ctx: UnlearnContext<InterferenceAwareConfig>,
+  state: InterferenceAwareState,
+  tn: string,
+  forgetIds: Int32Array,
+): { matrix: Tensor2D; evaluations: number } {
+  const { model, dataset, views, config } = ctx;
+  const options = { tasks: [tn], groups: ['shared'], supervision: views.supervision };
+  const refresh = config.constraintRefresh;
+  const step = state.counter.step;
+  if (refresh === 1) {
+    return {
+      matrix: perInstanceGradients(model, dataset, forgetIds, options),
+      evaluations: forgetIds.length,
+    };
+  }
+  const key = (id: number): string => `${tn}:${id}`;
+  const missing = Array.from(forgetIds).filter((id) => {
+    const entry = state.cache.dynamic.get(key(id));
+    return entry === undefined || stale(entry.step, step, refresh);
+  });
+  forEachInstanceGradient(model, dataset, missing, options, (id, gradient) => {
+    state.cache.dynamic.get(key(id))?.column.dispose();
+    state.cache.dynamic.set(key(id), { step, column: gradient.clone() });
+  });
+  const matrix = tf.tidy(() =>
+    tf.transpose(tf.stack(Array.from(forgetIds, (id) => state.cache.dynamic.get(key(id))!.column))),
+  ) as Tensor2D;
+  return { matrix, evaluations: missing.length };
 }
 
 /** The paper's method: both components on. */
