@@ -8,6 +8,7 @@
  * pnpm --filter @mtu/unlearning bench                        # partial-task, target segmentation
  * pnpm --filter @mtu/unlearning bench --setting full-task
  * pnpm --filter @mtu/unlearning bench --target depth --epochs 3 --seed 1
+ * pnpm --filter @mtu/unlearning bench --refresh 0 --cache /tmp/mtu-models  # constraintRefresh 0
  * ```
  *
  * @module
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
       cache: { type: 'string' },
       'norm-restore': { type: 'string' },
       'lambda-forget': { type: 'string' },
+      refresh: { type: 'string' },
       only: { type: 'string', multiple: true },
       seed: { type: 'string' },
       ratio: { type: 'string' },
@@ -159,6 +161,7 @@ async function main(): Promise<void> {
       ...(values['lambda-retain'] === undefined
         ? {}
         : { lambdaRetain: Number(values['lambda-retain']) }),
+      ...(values.refresh === undefined ? {} : { constraintRefresh: Number(values.refresh) }),
     };
     for (const method of INTERFERENCE_AWARE_METHODS.filter(
       (m) => values.only === undefined || values.only.includes(m.id),
@@ -195,7 +198,12 @@ async function main(): Promise<void> {
     log(`| ${header.map(() => '---').join(' | ')} |`);
     for (const r of rows) log(r);
     // The method with its own defaults (early stop on): the cost of a real run.
-    const own = await unlearn(original, ds, views, INTERFERENCE_AWARE_METHODS[0]!, { seed });
+    const own = await unlearn(original, ds, views, INTERFERENCE_AWARE_METHODS[0]!, {
+      seed,
+      ...(values.refresh === undefined
+        ? {}
+        : { config: { constraintRefresh: Number(values.refresh) } }),
+    });
     const ownEval = evaluate(own.model, ds, views);
     log(
       `\ninterference-aware with its defaults (early stop on): ${own.steps} steps, ${own.epochs} epoch(s), ${own.seconds.toFixed(1)} s = ${((100 * own.seconds) / retrain.seconds).toFixed(1)}% of the retrain (${retrain.seconds.toFixed(1)} s); ${((1000 * own.seconds) / Math.max(own.steps, 1)).toFixed(0)} ms/step; ${own.gradientEvaluations} gradient evaluations; stopped early: ${own.stoppedEarly}; target forget ${views.targetTasks.map((t) => `${t} ${primary(ownEval, 'forget', t).toFixed(3)}`).join(', ')}`,
