@@ -8,7 +8,8 @@
  * pnpm --filter @mtu/unlearning bench                        # partial-task, target segmentation
  * pnpm --filter @mtu/unlearning bench --setting full-task
  * pnpm --filter @mtu/unlearning bench --target depth --epochs 3 --seed 1
- * pnpm --filter @mtu/unlearning bench --refresh 0 --cache /tmp/mtu-models  # constraintRefresh 0
+ * pnpm --filter @mtu/unlearning bench --cache /tmp/mtu-models  # keep the trained models in a folder
+ * pnpm --filter @mtu/unlearning bench --refresh 1 --protection-refresh 0   # constraint caching
  * ```
  *
  * @module
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
       'norm-restore': { type: 'string' },
       'lambda-forget': { type: 'string' },
       refresh: { type: 'string' },
+      'protection-refresh': { type: 'string' },
       only: { type: 'string', multiple: true },
       seed: { type: 'string' },
       ratio: { type: 'string' },
@@ -148,6 +150,12 @@ async function main(): Promise<void> {
       0,
     );
     describe('retrain (exact)', evalR, miaR.combined.auc, retrain.seconds, 0);
+    const refresh = {
+      ...(values.refresh === undefined ? {} : { constraintRefresh: Number(values.refresh) }),
+      ...(values['protection-refresh'] === undefined
+        ? {}
+        : { protectionRefresh: Number(values['protection-refresh']) }),
+    };
     const config = {
       epochs: Number(values.epochs ?? 5),
       earlyStop: false,
@@ -161,7 +169,7 @@ async function main(): Promise<void> {
       ...(values['lambda-retain'] === undefined
         ? {}
         : { lambdaRetain: Number(values['lambda-retain']) }),
-      ...(values.refresh === undefined ? {} : { constraintRefresh: Number(values.refresh) }),
+      ...refresh,
     };
     for (const method of INTERFERENCE_AWARE_METHODS.filter(
       (m) => values.only === undefined || values.only.includes(m.id),
@@ -200,9 +208,7 @@ async function main(): Promise<void> {
     // The method with its own defaults (early stop on): the cost of a real run.
     const own = await unlearn(original, ds, views, INTERFERENCE_AWARE_METHODS[0]!, {
       seed,
-      ...(values.refresh === undefined
-        ? {}
-        : { config: { constraintRefresh: Number(values.refresh) } }),
+      config: refresh,
     });
     const ownEval = evaluate(own.model, ds, views);
     log(

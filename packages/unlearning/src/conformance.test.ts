@@ -31,9 +31,11 @@ for (const method of INTERFERENCE_AWARE_METHODS) {
 }
 
 // The constraint cache holds tensors across steps: check it against the kit too (leaks, seeds, abort).
-describe('conformance: interference-aware with cached constraints (constraintRefresh 0)', () => {
+describe('conformance: interference-aware with cached constraints (refresh 0)', () => {
   const method = INTERFERENCE_AWARE_METHODS[0]!;
-  for (const check of conformanceChecks(method, { config: { ...SMALL, constraintRefresh: 0 } })) {
+  for (const check of conformanceChecks(method, {
+    config: { ...SMALL, constraintRefresh: 0, protectionRefresh: 0 },
+  })) {
     it(check.name, () => check.run(fixture));
   }
 });

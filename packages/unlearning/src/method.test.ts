@@ -274,7 +274,7 @@ describe('F: first-order behaviour on a small multi-task model', () => {
   });
 });
 
-describe('constraintRefresh: reusing constraint gradients', () => {
+describe('constraintRefresh / protectionRefresh: reusing constraint gradients', () => {
   const small = {
     epochs: 2,
     subspaceSamples: 6,
@@ -288,18 +288,17 @@ describe('constraintRefresh: reusing constraint gradients', () => {
       config: { ...small, ...config },
     });
 
-  it('0 computes each constraint once: 17 fewer gradient passes over 4 steps', async () => {
+  it('0 computes each constraint once: 9 + 8 fewer gradient passes over 4 steps', async () => {
     // 4 forget instances, batch 2, 2 epochs = 4 steps; 2 non-target tasks; M = 3.
     // Every step: 3 retain + 2 × 2 non-target per-instance gradients = 7 → 28.
-    // Cached: 3 retain once + 4 instances × 2 tasks once = 11.
-    const [every, once] = [
-      await run({ constraintRefresh: 1 }),
-      await run({ constraintRefresh: 0 }),
-    ];
+    // Cached retain draw: 3 once (9 fewer); cached protection: 4 instances × 2 tasks once (8 fewer).
+    const every = await run({});
+    const retainOnce = await run({ constraintRefresh: 0 });
+    const protectOnce = await run({ protectionRefresh: 0 });
     expect(every.steps).toBe(4);
-    expect(every.gradientEvaluations - once.gradientEvaluations).toBe(17);
-    every.model.dispose();
-    once.model.dispose();
+    expect(every.gradientEvaluations - retainOnce.gradientEvaluations).toBe(9);
+    expect(every.gradientEvaluations - protectOnce.gradientEvaluations).toBe(8);
+    for (const r of [every, retainOnce, protectOnce]) r.model.dispose();
   });
 
   it('the first step is bit-identical with and without the cache; later steps reuse it', async () => {
@@ -313,12 +312,12 @@ describe('constraintRefresh: reusing constraint gradients', () => {
     };
     const [a1, b1] = [
       await weights({ constraintRefresh: 1, maxSteps: 1 }),
-      await weights({ constraintRefresh: 0, maxSteps: 1 }),
+      await weights({ constraintRefresh: 0, protectionRefresh: 0, maxSteps: 1 }),
     ];
     expect(b1.every((x, i) => Object.is(x, a1[i]))).toBe(true);
     const [a4, b4] = [
       await weights({ constraintRefresh: 1 }),
-      await weights({ constraintRefresh: 0 }),
+      await weights({ constraintRefresh: 0, protectionRefresh: 0 }),
     ];
     expect(b4.some((x, i) => x !== a4[i])).toBe(true);
   });

@@ -76,13 +76,16 @@ export interface InterferenceAwareConfig extends LoopConfig {
   /** How the M retain instances are chosen: at random, or the most conflicting of 4M. */
   readonly constraintSelection: 'random' | 'most-conflicting';
   /**
-   * Steps a per-instance constraint gradient is reused for before it is recomputed: 1 recomputes
-   * every step (the M retain gradients are drawn afresh each step, the forget batch's non-target
-   * gradients recomputed); R > 1 keeps the retain draw for R steps and each forget instance's
-   * non-target gradients for R steps; 0 computes each once (at the original weights, like the task
-   * subspaces). Memory: up to |D_f|·|T_n| cached columns of the shared parameters.
+   * Steps the M retain constraint gradients are reused for before new ones are drawn and computed:
+   * 1 (every step), R, or 0 (drawn once, at the original weights).
    */
   readonly constraintRefresh: number;
+  /**
+   * Steps a forget instance's non-target gradients (dynamic protection) are reused for before they
+   * are recomputed: 1 (every step the instance is in the batch), R, or 0 (once per instance, at the
+   * original weights, like the task subspaces). Memory: up to |D_f|·|T_n| cached columns of θ_s.
+   */
+  readonly protectionRefresh: number;
   /** Orthogonalization variant: full projection, conflict-only (PCGrad sign), or the exact QP. */
   readonly orthogonalization: 'full' | 'conflict' | 'qp';
   /** Partial-task: also protect the forget batch's own non-target gradients each step. */
@@ -116,6 +119,7 @@ export const INTERFERENCE_AWARE_DEFAULTS: InterferenceAwareConfig = Object.freez
   constraints: 8,
   constraintSelection: 'random',
   constraintRefresh: 1,
+  protectionRefresh: 1,
   orthogonalization: 'full',
   dynamicProtection: true,
   lambdaForget: 1,
@@ -141,7 +145,12 @@ const schema = z
       .number()
       .int()
       .min(0)
-      .describe('Steps a constraint gradient is reused for (1 = every step, 0 = never recomputed)'),
+      .describe('Steps the retain constraints are reused for (1 = every step, 0 = never redrawn)'),
+    protectionRefresh: z
+      .number()
+      .int()
+      .min(0)
+      .describe('Steps a forget instance non-target gradient is reused for (0 = computed once)'),
     orthogonalization: z.enum(['full', 'conflict', 'qp']).describe('Orthogonalization variant'),
     dynamicProtection: z
       .boolean()
@@ -167,7 +176,7 @@ export interface InterferenceAwareState {
   readonly subspaceIds: Map<string, Int32Array>;
   /** Steps taken so far (each step draws fresh retain constraints). */
   readonly counter: { step: number };
-  /** Constraint gradients kept for reuse (`constraintRefresh` ≠ 1), with the step they were made. */
+  /** Gradients kept for reuse (`constraintRefresh` / `protectionRefresh` ≠ 1), with their step. */
   readonly cache: {
     /** Per target task: the retain constraint columns `[D_t, M]`. */
     readonly retain: Map<string, { step: number; matrix: Tensor2D }>;
@@ -465,8 +474,8 @@ function interferenceAwareStep(
 /**
  * The constraint matrix E_t [D_t × M'] of one step: M per-instance retain gradients of task t over
  * θ_s ∪ θ_t (from D_r, never D_f), then — in partial-task with dynamic protection — the forget
- * batch's per-instance non-target gradients over θ_s, zero on head t. With `constraintRefresh` ≠ 1
- * the gradients come from `state.cache` while they are fresh enough.
+ * batch's per-instance non-target gradients over θ_s, zero on head t. With `constraintRefresh` /
+ * `protectionRefresh` ≠ 1 the gradients come from `state.cache` while they are fresh enough.
  */
 function constraintsFor(
   ctx: UnlearnContext<InterferenceAwareConfig>,
@@ -543,7 +552,7 @@ function constraintsFor(
 
 /**
  * The forget batch's per-instance gradients of non-target task `tn` over θ_s, as `[D_s, b]`
- * columns: computed every step (`constraintRefresh` 1), or taken from `state.cache` per instance
+ * columns: computed every step (`protectionRefresh` 1), or taken from `state.cache` per instance
  * while fresh (only the missing or stale instances are recomputed).
  */
 function nonTargetColumns(
@@ -554,7 +563,7 @@ function nonTargetColumns(
 ): { matrix: Tensor2D; evaluations: number } {
   const { model, dataset, views, config } = ctx;
   const options = { tasks: [tn], groups: ['shared'], supervision: views.supervision };
-  const refresh = config.constraintRefresh;
+  const refresh = config.protectionRefresh;
   const step = state.counter.step;
   if (refresh === 1) {
     return {
