@@ -92,13 +92,17 @@ const schema = z
   .strict();
 
 /**
- * The mean squared minibatch gradient of `objective` over `ids` in minibatches of `batchSize`: a
+ * The mean squared minibatch gradient over `ids` in minibatches of `batchSize`, where
+ * `gradients(batch)` returns one minibatch's gradients by parameter name (the caller's objective): a
  * diagonal empirical-Fisher importance per parameter (shapes as the parameters; parameters the
- * objective does not reach are absent). The caller owns the tensors.
+ * objective does not reach are absent). The caller owns the returned tensors; `gradients`' results
+ * are disposed here.
  *
  * @example
  * ```ts
- * const imp = squaredGradientImportance(ctx, views.forget, 8, (batch, p) => myLoss(batch, p), tasks);
+ * const imp = squaredGradientImportance(ctx, ctx.views.forget, 8, (batch) =>
+ *   lossAndGradients(ctx.model, ctx.dataset, batch).grads,
+ * );
  * ```
  */
 export function squaredGradientImportance(
