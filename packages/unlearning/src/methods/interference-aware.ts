@@ -77,7 +77,9 @@ export interface InterferenceAwareConfig extends LoopConfig {
   readonly constraintSelection: 'random' | 'most-conflicting';
   /**
    * Steps the M retain constraint gradients are reused for before new ones are drawn and computed:
-   * 1 (every step), R, or 0 (drawn once, at the original weights).
+   * 1 (every step), R, or 0 (drawn once, at the original weights). With `'most-conflicting'`
+   * selection, a reused draw keeps the columns picked against the forget gradient of the step that
+   * drew them.
    */
   readonly constraintRefresh: number;
   /**
