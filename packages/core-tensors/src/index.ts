@@ -61,6 +61,12 @@ export type { BasisOptions, BasisF64Options, BasisF64Result } from './linalg.js'
 export { activeBackend, MAX_WASM_THREADS } from './backend.js';
 export type { ModuleImporter } from './backend.js';
 export { createRefStep, REF_STEP_MODEL, refStepFlops } from './ref-step.js';
+export { conv2dPerExampleGradients, densePerExampleGradients } from './per-example.js';
+export type {
+  Conv2DPadding,
+  PerExampleConvGradients,
+  PerExampleDenseGradients,
+} from './per-example.js';
 export type { RefStep, RefStepFlops, RefStepOptions } from './ref-step.js';
 export {
   registerWasmGradientKernels,

@@ -5,12 +5,21 @@
  * @module
  */
 import { ConfigError, flatten, tf } from '@mtu/core-tensors';
-import type { NamedTensorMap, Scalar, Tensor, Tensor1D, Tensor2D } from '@mtu/core-tensors';
+import type {
+  NamedTensorMap,
+  ParamLayout,
+  Scalar,
+  Tensor,
+  Tensor1D,
+  Tensor2D,
+} from '@mtu/core-tensors';
 import type { Batch, Dataset, SupervisionMask } from '@mtu/datasets';
 import { disposeBatch, getTask, readBatch } from '@mtu/datasets';
 import { batchLoss } from './losses.js';
 import type { MultiTaskModel } from './model.js';
 import { forward, groupLayout } from './model.js';
+import { perInstanceGradientRows } from './per-instance.js';
+import type { PerInstanceRows } from './per-instance.js';
 import { usedParams } from './spec.js';
 
 /** Which tasks and parameters a loss or gradient covers. */
@@ -218,6 +227,61 @@ export interface PerInstanceOptions {
   readonly supervision?: SupervisionMask;
   /** Parameter values to differentiate at (default: the model's variables). */
   readonly params?: NamedTensorMap;
+  /**
+   * Instances per batched pass (default {@link PER_INSTANCE_BATCH}): each chunk of ids runs one
+   * forward and one backward pass that yield every instance's own gradient (see the module
+   * `per-instance`); memory grows with it (activations and `[batchSize, D]` gradients).
+   */
+  readonly batchSize?: number;
+}
+
+/**
+ * Default {@link PerInstanceOptions.batchSize}. At 8 a per-instance gradient of the `scenes`
+ * model costs about half of a batch-1 pass on 2 wasm threads (package README, "Per-instance
+ * gradients").
+ */
+export const PER_INSTANCE_BATCH = 8;
+
+function chunkSize(options: PerInstanceOptions): number {
+  const b = options.batchSize ?? PER_INSTANCE_BATCH;
+  if (!Number.isInteger(b) || b < 1) {
+    throw new ConfigError('batchSize', b, 'must be a positive integer');
+  }
+  return b;
+}
+
+/**
+ * The per-instance gradients of `ids[from, to)` as rows `[to − from, D]` over the layout, and
+ * their losses: one batched pass.
+ */
+function gradientRows(
+  model: MultiTaskModel,
+  dataset: Dataset,
+  ids: ArrayLike<number>,
+  from: number,
+  to: number,
+  layout: ParamLayout,
+  options: PerInstanceOptions,
+): PerInstanceRows {
+  const chunk = Int32Array.from({ length: to - from }, (_, k) => ids[from + k]!);
+  const batch = readBatch(
+    dataset,
+    chunk,
+    options.supervision === undefined ? {} : { supervision: options.supervision },
+  );
+  try {
+    return perInstanceGradientRows(
+      model,
+      dataset,
+      batch,
+      layout.names,
+      taskList(model, options.tasks),
+      options.weights ?? {},
+      options.params,
+    );
+  } finally {
+    disposeBatch(batch);
+  }
 }
 
 /**
@@ -241,28 +305,21 @@ export function forEachInstanceGradient(
   visit: (id: number, gradient: Tensor1D, loss: number) => void,
 ): void {
   const layout = groupLayout(model, options.groups ?? model.layout.groupNames);
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i]!;
-    const batch = readBatch(
-      dataset,
-      [id],
-      options.supervision === undefined ? {} : { supervision: options.supervision },
-    );
-    let result: LossAndGradients | undefined;
-    let vec: Tensor1D | undefined;
+  const b = chunkSize(options);
+  for (let from = 0; from < ids.length; from += b) {
+    const to = Math.min(ids.length, from + b);
+    const { rows, losses } = gradientRows(model, dataset, ids, from, to, layout, options);
     try {
-      result = lossAndGradients(model, dataset, batch, {
-        tasks: options.tasks,
-        groups: layout.groupNames,
-        ...(options.weights === undefined ? {} : { weights: options.weights }),
-        ...(options.params === undefined ? {} : { params: options.params }),
-      });
-      vec = flatten(layout, result.grads);
-      visit(id, vec, result.loss);
+      for (let k = 0; k < to - from; k++) {
+        const g = tf.tidy(() => tf.reshape<tf.Rank.R1>(tf.slice(rows, [k, 0], [1, -1]), [-1]));
+        try {
+          visit(ids[from + k]!, g, losses[k]!);
+        } finally {
+          g.dispose();
+        }
+      }
     } finally {
-      disposeBatch(batch);
-      if (result !== undefined) tf.dispose(result.grads);
-      vec?.dispose();
+      rows.dispose();
     }
   }
 }
@@ -284,16 +341,21 @@ export function perInstanceGradients(
   options: PerInstanceOptions,
 ): Tensor2D {
   const layout = groupLayout(model, options.groups ?? model.layout.groupNames);
-  const d = layout.size;
-  const n = ids.length;
-  const out = new Float32Array(d * n);
-  let col = 0;
-  forEachInstanceGradient(model, dataset, ids, options, (_id, g) => {
-    const v = g.dataSync();
-    for (let r = 0; r < d; r++) out[r * n + col] = v[r]!;
-    col++;
-  });
-  return tf.tensor2d(out, [d, n], 'float32');
+  const b = chunkSize(options);
+  const chunks: Tensor2D[] = [];
+  try {
+    for (let from = 0; from < ids.length; from += b) {
+      const to = Math.min(ids.length, from + b);
+      chunks.push(gradientRows(model, dataset, ids, from, to, layout, options).rows);
+    }
+    return tf.tidy(() =>
+      chunks.length === 0
+        ? tf.zeros<tf.Rank.R2>([layout.size, 0])
+        : tf.transpose(chunks.length === 1 ? chunks[0]! : tf.concat(chunks, 0)),
+    );
+  } finally {
+    tf.dispose(chunks);
+  }
 }
 
 /** Flattens a gradient map over the given groups into one float32 vector (layout order). */

@@ -31,6 +31,7 @@ export {
   gradientVector,
   lossAndGradients,
   perInstanceGradients,
+  PER_INSTANCE_BATCH,
   taskGradients,
   taskLosses,
   valueAndGradients,

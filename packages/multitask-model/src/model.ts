@@ -66,40 +66,76 @@ export interface MultiTaskModel {
 
 let modelCounter = 0;
 
+/**
+ * How {@link forwardWith} computes its parameterised layers: a 'same'-padded 3×3 / 1×1 conv + bias
+ * (+ ReLU) and a dense layer + bias (+ ReLU). `first` marks the conv that reads the model input
+ * (whose input gradient nobody needs). The default is {@link STANDARD_LAYERS}; per-instance
+ * gradients substitute layers whose gradient functions keep each example's gradients.
+ */
+export interface LayerOps {
+  conv(
+    x: Tensor4D,
+    filter: Tensor4D,
+    bias: Tensor,
+    name: string,
+    stride: number,
+    relu: boolean,
+    first: boolean,
+  ): Tensor4D;
+  dense(
+    x: tf.Tensor2D,
+    weight: tf.Tensor2D,
+    bias: Tensor,
+    name: string,
+    relu: boolean,
+  ): tf.Tensor2D;
+}
+
+/** The layers of {@link forward}: tfjs' fused conv2d and matMul. */
+export const STANDARD_LAYERS: LayerOps = {
+  conv: (x, filter, bias, _name, stride, relu) =>
+    tf.fused.conv2d({
+      x,
+      filter,
+      strides: stride,
+      pad: 'same',
+      bias,
+      activation: relu ? 'relu' : 'linear',
+    }),
+  dense: (a, b, bias, _name, relu) =>
+    tf.fused.matMul({ a, b, bias, activation: relu ? 'relu' : 'linear' }) as tf.Tensor2D,
+};
+
 function conv(
   x: Tensor4D,
   p: NamedTensorMap,
   name: string,
   stride: number,
   relu: boolean,
+  ops: LayerOps,
+  first = false,
 ): Tensor4D {
   const filter = p[`${name}/w`] as Tensor4D | undefined;
   const bias = p[`${name}/b`];
   if (filter === undefined || bias === undefined) {
     throw new ConfigError('params', name, 'is missing from the parameter map');
   }
-  return tf.fused.conv2d({
-    x,
-    filter,
-    strides: stride,
-    pad: 'same',
-    bias,
-    activation: relu ? 'relu' : 'linear',
-  });
+  return ops.conv(x, filter, bias, name, stride, relu, first);
 }
 
-function denseLayer(x: tf.Tensor2D, p: NamedTensorMap, name: string, relu: boolean): tf.Tensor2D {
+function denseLayer(
+  x: tf.Tensor2D,
+  p: NamedTensorMap,
+  name: string,
+  relu: boolean,
+  ops: LayerOps,
+): tf.Tensor2D {
   const w = p[`${name}/w`] as tf.Tensor2D | undefined;
   const b = p[`${name}/b`];
   if (w === undefined || b === undefined) {
     throw new ConfigError('params', name, 'is missing from the parameter map');
   }
-  return tf.fused.matMul({
-    a: x,
-    b: w,
-    bias: b,
-    activation: relu ? 'relu' : 'linear',
-  }) as tf.Tensor2D;
+  return ops.dense(x, w, b, name, relu);
 }
 
 function upsampleTo(x: Tensor4D, size: readonly [number, number]): Tensor4D {
@@ -107,9 +143,9 @@ function upsampleTo(x: Tensor4D, size: readonly [number, number]): Tensor4D {
   return tf.image.resizeNearestNeighbor(x, [size[0], size[1]]);
 }
 
-function denseHead(features: Tensor4D, p: NamedTensorMap, head: HeadSpec): Tensor {
-  let y = conv(features, p, `${head.task}/conv`, 1, true);
-  y = conv(y, p, `${head.task}/out`, 1, false);
+function denseHead(features: Tensor4D, p: NamedTensorMap, head: HeadSpec, ops: LayerOps): Tensor {
+  let y = conv(features, p, `${head.task}/conv`, 1, true, ops);
+  y = conv(y, p, `${head.task}/out`, 1, false, ops);
   const size = head.size!;
   if (y.shape[1] !== size[0] || y.shape[2] !== size[1]) {
     y = tf.image.resizeBilinear(y, [size[0], size[1]], false, true);
@@ -142,6 +178,20 @@ export function forward(
   x: Tensor4D,
   tasks?: readonly string[],
 ): Record<string, Tensor> {
+  return forwardWith(spec, params, x, tasks, STANDARD_LAYERS);
+}
+
+/**
+ * {@link forward} with the parameterised layers computed by `ops` (same shapes and values for any
+ * correct `ops`; see {@link LayerOps}). Internal to the package.
+ */
+export function forwardWith(
+  spec: ModelSpec,
+  params: NamedTensorMap,
+  x: Tensor4D,
+  tasks: readonly string[] | undefined,
+  ops: LayerOps,
+): Record<string, Tensor> {
   const [H, W, C] = spec.inputShape;
   if (x.rank !== 4 || x.shape[1] !== H || x.shape[2] !== W || x.shape[3] !== C) {
     throw new ShapeError(
@@ -155,11 +205,11 @@ export function forward(
   const heads = selectHeads(spec, tasks);
   const s = spec.backbone.stages;
   const skips: Tensor4D[] = [];
-  let h = conv(x, params, 'shared/stem', 1, true);
+  let h = conv(x, params, 'shared/stem', 1, true, ops, true);
   for (let i = 1; i <= s; i++) {
     skips.push(h);
-    h = conv(h, params, `shared/down${i}`, 2, true);
-    h = conv(h, params, `shared/enc${i}`, 1, true);
+    h = conv(h, params, `shared/down${i}`, 2, true, ops);
+    h = conv(h, params, `shared/enc${i}`, 1, true, ops);
   }
   const bottleneck = h;
   const out: Record<string, Tensor> = {};
@@ -169,17 +219,17 @@ export function forward(
     for (let i = s; i >= 1; i--) {
       const skip = skips[i - 1]!;
       d = upsampleTo(d, [skip.shape[1], skip.shape[2]]);
-      d = conv(tf.concat([d, skip], 3), params, `shared/up${i}`, 1, true);
+      d = conv(tf.concat([d, skip], 3), params, `shared/up${i}`, 1, true, ops);
     }
     for (const head of heads)
-      if (head.kind !== 'classification') out[head.task] = denseHead(d, params, head);
+      if (head.kind !== 'classification') out[head.task] = denseHead(d, params, head, ops);
   }
   const [bh, bw] = levelSize(spec, s);
   for (const head of heads) {
     if (head.kind !== 'classification') continue;
     const flat = tf.reshape<tf.Rank.R2>(bottleneck, [-1, bh * bw * bottleneck.shape[3]]);
-    const hidden = denseLayer(flat, params, `${head.task}/fc1`, true);
-    out[head.task] = denseLayer(hidden, params, `${head.task}/fc2`, false);
+    const hidden = denseLayer(flat, params, `${head.task}/fc1`, true, ops);
+    out[head.task] = denseLayer(hidden, params, `${head.task}/fc2`, false, ops);
   }
   return out;
 }

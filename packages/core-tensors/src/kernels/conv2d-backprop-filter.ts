@@ -85,13 +85,16 @@ function mergedRows(g: ConvGeometry): boolean {
  * `x` `[N, H, W, C]` rearranged by one wasm transpose of `x` viewed as `[N, H, Wq, sw·C]`, with
  * `Wq = ⌈W / sw⌉` (column `w` of the input is phase `w mod sw`, index `⌊w / sw⌋`; columns past `W`
  * are zero): to `[sw, C, H, Wq, N]` when `merged` (consecutive input rows of a channel and phase are
- * contiguous), else to `[H, sw, C, Wq, N]` (which transposes faster).
+ * contiguous), else to `[H, sw, C, Wq, N]` (which transposes faster). With `batchOuter` the batch
+ * goes first instead (`[N, sw, C, H, Wq]` / `[N, H, sw, C, Wq]`): example `n`'s block then has the
+ * batch-1 layout, for per-example gradients.
  */
 function phaseSplitTranspose(
   backend: WasmBackend,
   x: TensorInfo,
   sw: number,
   merged: boolean,
+  batchOuter = false,
 ): { readonly xT: TensorInfo; readonly wq: number } {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const wq = Math.ceil(w / sw);
@@ -118,7 +121,15 @@ function phaseSplitTranspose(
       backend,
       'Transpose',
       { x: withShape(src, [n, h, wq, sw * c]) },
-      { perm: merged ? [3, 1, 2, 0] : [1, 3, 2, 0] },
+      {
+        perm: batchOuter
+          ? merged
+            ? [0, 3, 1, 2]
+            : [0, 1, 3, 2]
+          : merged
+            ? [3, 1, 2, 0]
+            : [1, 3, 2, 0],
+      },
     );
     return { xT, wq };
   } finally {
@@ -137,8 +148,9 @@ function zero(heap: Float32Array, from: number, to: number): void {
 
 /**
  * Fills the transposed im2col matrix for output rows `[i0, i1)`: row `(kh, kw, c)`, column
- * `(i − i0, j, n)`, from `xT` as laid out by {@link phaseSplitTranspose}; with `onesRow`, one more
- * row of ones (its product with `dy` is the bias gradient).
+ * `(i − i0, j, n)`, from `xT` (from element `srcOffset` on) as laid out by
+ * {@link phaseSplitTranspose}; with `onesRow`, one more row of ones (its product with `dy` is the
+ * bias gradient).
  *
  * In the merged layout (see {@link mergedRows}) the valid rows of one (tap, channel) are a single
  * run of the input, shifted by the tap's column offset: one copy, then the columns that fall
@@ -152,6 +164,7 @@ function fillColumns(
   i0: number,
   i1: number,
   onesRow: boolean,
+  srcOffset = 0,
 ): TensorInfo {
   const { batch: n, inHeight: h, inWidth: w, inChannels: c, outWidth: ow } = g;
   const { filterHeight: kH, filterWidth: kW, strideHeight: sh, strideWidth: sw } = g;
@@ -161,7 +174,7 @@ function fillColumns(
   const cols = allocOutput(backend, [1, rows, (i1 - i0) * rowLen]);
   // One heap view for both: copyWithin is a memmove, no allocation per run.
   const heap = f32Heap(backend);
-  const src = f32Offset(backend, xT);
+  const src = f32Offset(backend, xT) + srcOffset;
   let d = f32Offset(backend, cols);
   for (let kh = 0; kh < kH; kh++) {
     // Output rows [ilo, ihi) read input rows inside the image.
@@ -230,7 +243,8 @@ function gradientRows(
   const rows = g.filterHeight * g.filterWidth * c + (withBias ? 1 : 0);
   const m = oh * ow * n;
   const { xT, wq } = phaseSplitTranspose(backend, x, g.strideWidth, mergedRows(g));
-  const dyT = runWasmKernel(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  // At batch 1, [OH, OW, N, O] is dy's own layout: no transpose.
+  const dyT = n === 1 ? dy : runWasmKernel(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
   const rowLen = ow * n;
   const rowsPerChunk = Math.max(1, Math.floor(workspaceLimit / (rows * rowLen)));
   try {
@@ -266,7 +280,8 @@ function gradientRows(
     }
     return acc;
   } finally {
-    disposeInfos(backend, xT, dyT);
+    disposeInfos(backend, xT);
+    if (dyT !== dy) disposeInfos(backend, dyT);
   }
 }
 
@@ -342,6 +357,94 @@ export function conv2dBackpropFilterBiasNhwc(
 }
 
 /**
+ * Per-example filter and bias gradients of an NHWC `conv2d` (dilation 1) followed by a bias add:
+ * `dW[n]` `[KH, KW, C, O]` and `db[n]` `[O]` of example `n` alone, returned as `[N, KH, KW, C, O]`
+ * and `[N, O]`, owned by the caller. Each example runs the matrix product of
+ * {@link conv2dBackpropFilterBiasNhwc} at batch 1 (one multithreaded XNNPACK product per example
+ * and layer; the stock batched `BatchMatMul` would take a scalar loop), reusing its im2col.
+ *
+ * @example
+ * ```ts
+ * const [dw, db] = conv2dPerExampleFilterBiasNhwc(backend, x, dy, convGeometry(info));
+ * ```
+ */
+export function conv2dPerExampleFilterBiasNhwc(
+  backend: WasmBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): [TensorInfo, TensorInfo] {
+  const { batch: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = g;
+  const { outChannels: o, inChannels: c } = g;
+  const kc = g.filterHeight * g.filterWidth * c;
+  const dw = allocOutput(backend, [n, g.filterHeight, g.filterWidth, c, o]);
+  const db = allocOutput(backend, [n, o]);
+  const dySize = oh * ow * o;
+  if (kc * o === 0 || dySize === 0 || h * w === 0) {
+    f32View(backend, dw).fill(0);
+    const sums = f32View(backend, db).fill(0);
+    const values = f32View(backend, dy);
+    for (let k = 0; k < values.length; k++) {
+      const idx = Math.floor(k / dySize) * o + (k % o);
+      sums[idx] = (sums[idx] ?? 0) + (values[k] ?? 0);
+    }
+    return [dw, db];
+  }
+  const one: ConvGeometry = { ...g, batch: 1 };
+  const merged = mergedRows(g);
+  const rows = kc + 1;
+  // One transpose for the whole batch, batch outermost: each example's block has the batch-1
+  // layout, so the im2col of example e is filled from its block directly.
+  const { xT, wq } = phaseSplitTranspose(backend, x, g.strideWidth, merged, true);
+  const block = h * wq * g.strideWidth * c;
+  const rowsPerChunk = Math.max(1, Math.floor(workspaceLimit / (rows * ow)));
+  try {
+    for (let e = 0; e < n; e++) {
+      for (let i0 = 0; i0 < oh; i0 += rowsPerChunk) {
+        const i1 = Math.min(oh, i0 + rowsPerChunk);
+        const cols = fillColumns(backend, xT, wq, one, i0, i1, true, e * block);
+        // A new tensor per product: the wasm BatchMatMul caches the packed right operand by
+        // tensor id (until it is disposed), so one reused buffer would keep the first example's dy.
+        const chunk = allocOutput(backend, [1, (i1 - i0) * ow, o]);
+        let heap = f32Heap(backend);
+        const from = f32Offset(backend, dy) + e * dySize + i0 * ow * o;
+        heap.copyWithin(f32Offset(backend, chunk), from, from + (i1 - i0) * ow * o);
+        const product = runWasmKernel(
+          backend,
+          'BatchMatMul',
+          { a: cols, b: chunk },
+          { transposeA: false, transposeB: false },
+        );
+        // The heap may have grown (moved) during the product: fresh views.
+        heap = f32Heap(backend);
+        const at = f32Offset(backend, product);
+        const wAt = f32Offset(backend, dw) + e * kc * o;
+        const bAt = f32Offset(backend, db) + e * o;
+        if (i0 === 0) {
+          heap.copyWithin(wAt, at, at + kc * o);
+          heap.copyWithin(bAt, at + kc * o, at + rows * o);
+        } else {
+          for (let k = 0; k < kc * o; k++) heap[wAt + k] = heap[wAt + k]! + heap[at + k]!;
+          for (let k = 0; k < o; k++) heap[bAt + k] = heap[bAt + k]! + heap[at + kc * o + k]!;
+        }
+        disposeInfos(backend, cols, chunk, product);
+      }
+    }
+  } finally {
+    disposeInfos(backend, xT);
+  }
+  return [dw, db];
+}
+
+/**
+ * Name of MTU's wasm kernel computing per-example filter and bias gradients of conv2d + bias (see
+ * {@link conv2dPerExampleFilterBiasNhwc}). Inputs `x`, `dy` and attributes as
+ * `Conv2DBackpropFilter`; outputs `[dW [N, KH, KW, C, O], db [N, O]]`. Registered on wasm only:
+ * `conv2dPerExampleGradients` falls back to one filter gradient per example elsewhere.
+ */
+export const CONV2D_PER_EXAMPLE_FILTER_BIAS = 'MtuConv2DPerExampleFilterBias';
+
+/**
  * Name of MTU's wasm kernel computing the filter and bias gradients of conv2d + bias at once (see
  * {@link conv2dBackpropFilterBiasNhwc}). Inputs `x`, `dy` and attributes as
  * `Conv2DBackpropFilter`; outputs `[dW, db]`. Registered on wasm only: check with `tf.getKernel`
@@ -350,8 +453,13 @@ export function conv2dBackpropFilterBiasNhwc(
 export const CONV2D_BACKPROP_FILTER_BIAS = 'MtuConv2DBackpropFilterBias';
 
 /** Both kernels: the filter gradient, and with `withBias` also the bias gradient. */
-function runKernel(args: KernelArgs, withBias: boolean): TensorInfo[] {
-  const name = withBias ? CONV2D_BACKPROP_FILTER_BIAS : tf.Conv2DBackpropFilter;
+function runKernel(args: KernelArgs, mode: 'filter' | 'bias' | 'per-example'): TensorInfo[] {
+  const name =
+    mode === 'bias'
+      ? CONV2D_BACKPROP_FILTER_BIAS
+      : mode === 'per-example'
+        ? CONV2D_PER_EXAMPLE_FILTER_BIAS
+        : tf.Conv2DBackpropFilter;
   const backend = asWasmBackend(args.backend, name);
   const [x, dy] = requireInputs(name, args.inputs, ['x', 'dy']);
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
@@ -368,7 +476,8 @@ function runKernel(args: KernelArgs, withBias: boolean): TensorInfo[] {
         dyn = runWasmKernel(backend, 'Transpose', { x: dyf }, toNhwc);
         owned.push(dyn);
       }
-      return withBias
+      if (mode === 'per-example') return conv2dPerExampleFilterBiasNhwc(backend, xn, dyn, g);
+      return mode === 'bias'
         ? conv2dBackpropFilterBiasNhwc(backend, xn, dyn, g)
         : [conv2dBackpropFilterNhwc(backend, xn, dyn, g)];
     } finally {
@@ -379,7 +488,7 @@ function runKernel(args: KernelArgs, withBias: boolean): TensorInfo[] {
 
 /** `Conv2DBackpropFilter` on wasm; see the module documentation. */
 function conv2dBackpropFilterKernel(args: KernelArgs): TensorInfo {
-  const [dw] = runKernel(args, false);
+  const [dw] = runKernel(args, 'filter');
   if (dw === undefined) throw new BackendError('wasm', 'Conv2DBackpropFilter: no output');
   return dw;
 }
@@ -395,5 +504,12 @@ export const conv2dBackpropFilterConfig: tf.KernelConfig = {
 export const conv2dBackpropFilterBiasConfig: tf.KernelConfig = {
   kernelName: CONV2D_BACKPROP_FILTER_BIAS,
   backendName: 'wasm',
-  kernelFunc: (args) => runKernel(args, true),
+  kernelFunc: (args) => runKernel(args, 'bias'),
+};
+
+/** The {@link CONV2D_PER_EXAMPLE_FILTER_BIAS} kernel config registered by `registerWasmGradientKernels`. */
+export const conv2dPerExampleFilterBiasConfig: tf.KernelConfig = {
+  kernelName: CONV2D_PER_EXAMPLE_FILTER_BIAS,
+  backendName: 'wasm',
+  kernelFunc: (args) => runKernel(args, 'per-example'),
 };

@@ -15,12 +15,13 @@
  * | `UnsortedSegmentSum` | missing | gradient of `tf.gather` |
  * | `BatchMatMul` | transposed operands take a scalar loop | dense-layer gradients (`Aᵀ·dY`, `dY·Bᵀ`) ~10× faster |
  *
- * It also registers, for speed, three kernels not listed in {@link WASM_GRADIENT_KERNELS}: a
+ * It also registers, for speed, four kernels not listed in {@link WASM_GRADIENT_KERNELS}: a
  * copy-free `Identity` (`kernels/identity.ts`; tfjs clones every tensor a gradient saves for the
  * backward pass, and the stock wasm `Identity` copies the data each time), a `Slice` that copies
  * only the slice (`kernels/slice.ts`; the stock one first copies the whole input off the heap), and
  * `MtuConv2DBackpropFilterBias` (filter and bias gradients of conv2d + bias from one matrix
- * product, used by the reference training step).
+ * product, used by the reference training step), and `MtuConv2DPerExampleFilterBias` (the same per
+ * example of a batch, behind `conv2dPerExampleGradients`).
  *
  * The other gradients a small conv encoder–decoder or classifier needs (bias add, ReLU and friends,
  * batch norm, softmax cross-entropy, L1 and cosine losses, concat, pad, matMul, mean/variance)
@@ -33,6 +34,7 @@ import { batchMatMulConfig, setStockBatchMatMul } from './batch-mat-mul.js';
 import {
   conv2dBackpropFilterBiasConfig,
   conv2dBackpropFilterConfig,
+  conv2dPerExampleFilterBiasConfig,
 } from './conv2d-backprop-filter.js';
 import { conv2dBackpropInputConfig } from './conv2d-backprop-input.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-grad.js';
@@ -62,6 +64,7 @@ const SPEED_CONFIGS: readonly tf.KernelConfig[] = [
   identityConfig,
   sliceConfig,
   conv2dBackpropFilterBiasConfig,
+  conv2dPerExampleFilterBiasConfig,
 ];
 
 /** Names of the wasm kernels {@link registerWasmGradientKernels} registers (see the table above). */
