@@ -287,8 +287,11 @@ function gradientRows(
 /**
  * Calls `visit(id, g, loss)` with each instance's flat gradient `g` (float32 `[D]`, `D` = size of
  * the chosen groups, layout order of {@link groupLayout}) of the task loss on that instance alone.
- * Streams: one instance's tensors exist at a time; `g` is disposed after `visit` returns (clone it
- * to keep it). An instance without a supervised label for the tasks gets a zero vector.
+ * Chunks of `options.batchSize` instances (default {@link PER_INSTANCE_BATCH}) run one batched
+ * forward and backward pass each, which yields every instance's own gradient (the model has no
+ * batch coupling; see the `per-instance` module); only one chunk's tensors exist at a time. `g` is
+ * disposed after `visit` returns (clone it to keep it). An instance without a supervised label for
+ * the tasks gets a zero vector.
  *
  * @example
  * ```ts

@@ -76,7 +76,7 @@ function computeInstanceLosses(task: Task, output: Tensor, label: Tensor): Insta
         const valid = tf.cast(tf.logicalAnd(tf.greaterEqual(lab, 0), tf.less(lab, c)), 'float32');
         const onehot = tf.oneHot(tf.where(tf.greaterEqual(lab, 0), lab, tf.zerosLike(lab)), c);
         const logits = output;
-        const lse = logSumExpLastAxis(logits);
+        const lse = tf.logSumExp(logits, -1);
         const picked = tf.sum(tf.mul(logits, onehot), -1);
         const ce = tf.mul(tf.sub(lse, picked), valid);
         return reducePerInstance(ce, valid, b);
@@ -98,27 +98,6 @@ function computeInstanceLosses(task: Task, output: Tensor, label: Tensor): Insta
       }
     }
   }
-}
-
-/**
- * `log Σ_c exp(logits[…, c])` over the last axis, with the gradient `softmax(logits)·dy` written
- * out: tfjs' own `logSumExp` also differentiates through its max shift, whose `Equal` mask costs
- * more than the rest of the loss on wasm (11% of a per-instance gradient pass of the `scenes`
- * model) and contributes exactly zero.
- */
-function logSumExpLastAxis(logits: Tensor): Tensor {
-  const op = tf.customGrad((l, save) => {
-    const value = tf.logSumExp(l as Tensor, -1);
-    (save as tf.GradSaveFunc)([l as Tensor, value]);
-    return {
-      value,
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [ls, vs] = saved as [Tensor, Tensor];
-        return tf.mul(tf.expandDims(dy, -1), tf.exp(tf.sub(ls, tf.expandDims(vs, -1))));
-      },
-    };
-  });
-  return op(logits);
 }
 
 function reducePerInstance(err: Tensor, valid: Tensor, b: number): InstanceLosses {

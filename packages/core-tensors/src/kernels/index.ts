@@ -15,10 +15,11 @@
  * | `UnsortedSegmentSum` | missing | gradient of `tf.gather` |
  * | `BatchMatMul` | transposed operands take a scalar loop | dense-layer gradients (`Aᵀ·dY`, `dY·Bᵀ`) ~10× faster |
  *
- * It also registers, for speed, four kernels not listed in {@link WASM_GRADIENT_KERNELS}: a
+ * It also registers, for speed, five kernels not listed in {@link WASM_GRADIENT_KERNELS}: a
  * copy-free `Identity` (`kernels/identity.ts`; tfjs clones every tensor a gradient saves for the
  * backward pass, and the stock wasm `Identity` copies the data each time), a `Slice` that copies
- * only the slice (`kernels/slice.ts`; the stock one first copies the whole input off the heap), and
+ * only the slice (`kernels/slice.ts`; the stock one first copies the whole input off the heap), a
+ * `Concat` without a JS call per block (`kernels/concat.ts`; joining the columns of tall matrices), and
  * `MtuConv2DBackpropFilterBias` (filter and bias gradients of conv2d + bias from one matrix
  * product, used by the reference training step), and `MtuConv2DPerExampleFilterBias` (the same per
  * example of a batch, behind `conv2dPerExampleGradients`).
@@ -31,6 +32,7 @@
  */
 import { tf } from '../tf.js';
 import { batchMatMulConfig, setStockBatchMatMul } from './batch-mat-mul.js';
+import { concatConfig, setStockConcat } from './concat.js';
 import {
   conv2dBackpropFilterBiasConfig,
   conv2dBackpropFilterConfig,
@@ -63,6 +65,7 @@ const CONFIGS: readonly tf.KernelConfig[] = [
 const SPEED_CONFIGS: readonly tf.KernelConfig[] = [
   identityConfig,
   sliceConfig,
+  concatConfig,
   conv2dBackpropFilterBiasConfig,
   conv2dPerExampleFilterBiasConfig,
 ];
@@ -92,6 +95,8 @@ export function registerWasmGradientKernels(): void {
     if (config === batchMatMulConfig && current !== undefined) setStockBatchMatMul(current);
     // MTU's Slice delegates string tensors to the stock kernel.
     if (config === sliceConfig && current !== undefined) setStockSlice(current);
+    // MTU's Concat delegates other dtypes than float32 / int32 to the stock kernel.
+    if (config === concatConfig && current !== undefined) setStockConcat(current);
     if (current !== undefined) tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
   }
