@@ -97,6 +97,13 @@ export interface UnlearnContext<C extends LoopConfig = LoopConfig> {
   readonly emit: (event: MethodEvent) => void;
   /** Adds to the gradient-evaluation count (for work done in `setup`). */
   readonly countGradients: (n: number) => void;
+  /**
+   * Target tasks whose primary metric on the forget split had reached the original model's test
+   * level at the end of the last epoch (the loop's early-stop check, so only with `earlyStop`;
+   * empty before the first epoch ends). The run stops when every target is in it; a method with
+   * several targets (full-task) may stop forgetting the ones already here.
+   */
+  readonly settled: ReadonlySet<string>;
   readonly signal: AbortSignal | undefined;
 }
 

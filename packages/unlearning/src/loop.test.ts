@@ -136,7 +136,45 @@ describe('the loop', () => {
     expect(r.epochs).toBeLessThan(5);
     r.model.dispose();
   });
+
+  it('tells the method which targets have settled; interference-aware stops their ascent', async () => {
+    const events: UnlearnEvent[] = [];
+    const r = await unlearn(
+      fixture.model,
+      fixture.dataset,
+      fixture.requests['full-task'],
+      registryMethod(),
+      {
+        config: {
+          earlyStop: true,
+          epochs: 4,
+          learningRate: SETTLE_LR,
+          subspaceSamples: 4,
+          constraints: 0,
+          settleTargets: true,
+        },
+        onEvent: (e) => events.push(e),
+      },
+    );
+    r.model.dispose();
+    const targets = ['classification', 'segmentation', 'depth'];
+    let settled = new Set<string>();
+    let partial = 0;
+    for (const e of events) {
+      if (e.type === 'epoch') {
+        settled = new Set(targets.filter((t) => e.forgetMetric![t]! <= e.testLevel![t]!));
+      } else if (e.type === 'step') {
+        // Settled tasks (as of the last epoch's check) are skipped, the others ascend.
+        for (const t of targets) expect(e.info?.[`${t}.settled`] === 1, t).toBe(settled.has(t));
+        if (settled.size > 0 && settled.size < targets.length) partial++;
+      }
+    }
+    expect(partial).toBeGreaterThan(0);
+  });
 });
+
+/** A rate at which the fixture's targets settle in different epochs (full-task). */
+const SETTLE_LR = 0.005;
 
 function registryMethod() {
   const registry = createUnlearnerRegistry();

@@ -224,6 +224,7 @@ export async function unlearn<C extends LoopConfig, S>(
   let steps = 0;
   let epochsRun = 0;
   let stoppedEarly = false;
+  const settled = new Set<string>();
   const ctx: UnlearnContext<C> = {
     dataset,
     views,
@@ -233,6 +234,7 @@ export async function unlearn<C extends LoopConfig, S>(
     rng: createRng(seed).fork('method').fork(unlearner.id),
     testLoss,
     emit: (event) => emit(event),
+    settled,
     countGradients: (n) => {
       gradientEvaluations += n;
     },
@@ -346,7 +348,9 @@ export async function unlearn<C extends LoopConfig, S>(
         let forgetMetric: Record<string, number> | undefined;
         if (testLevel !== undefined) {
           forgetMetric = primaryMetrics(model, dataset, views.forget, target);
-          stoppedEarly = target.every((t) => forgetMetric![t]! <= testLevel[t]!);
+          settled.clear();
+          for (const t of target) if (forgetMetric[t]! <= testLevel[t]!) settled.add(t);
+          stoppedEarly = settled.size === target.length;
         }
         emit({
           type: 'epoch',

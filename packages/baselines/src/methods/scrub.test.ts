@@ -197,6 +197,7 @@ describe('scrub: defining properties', () => {
       testLoss: { normals: 0.01 },
       emit: () => undefined,
       countGradients: () => undefined,
+      settled: new Set<string>(),
       signal: undefined,
     };
     const batch = readBatch(dataset, [0, 1]);
