@@ -54,7 +54,7 @@ export function createStepContext<C extends LoopConfig, S>(
         : level,
     emit: () => undefined,
     countGradients: () => undefined,
-      settled: new Set<string>(),
+    settled: new Set<string>(),
     signal: undefined,
   };
 }
