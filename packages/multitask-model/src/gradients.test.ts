@@ -3,12 +3,10 @@ import type { Scalar, Tensor, Tensor1D } from '@mtu/core-tensors';
 import { directionalDerivativeCheck, useLeakGuard } from '@mtu/core-tensors/testing';
 import { disposeBatch, readBatch, requestViews } from '@mtu/datasets';
 import type { Batch, TaskKind } from '@mtu/datasets';
-import { createToyDataset } from '@mtu/datasets/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { useWasm } from './__fixtures__/setup.js';
+import { KINDS, tinyModel } from './__fixtures__/tiny.js';
 import {
-  createModel,
-  defaultModelSpec,
   forEachInstanceGradient,
   gradientVector,
   groupLayout,
@@ -22,21 +20,8 @@ import type { MultiTaskModel } from './index.js';
 useWasm();
 useLeakGuard({ beforeEach, afterEach });
 
-const KINDS: TaskKind[] = ['classification', 'segmentation', 'depth', 'normals'];
-
 function tiny(kinds: readonly TaskKind[] = KINDS) {
-  const ds = createToyDataset({ trainSize: 6, testSize: 2, size: 6, kinds, invalidFraction: 0.2 });
-  const model = createModel(
-    defaultModelSpec(ds, { backbone: { width: 3, stages: 1 }, hidden: 4 }),
-    { seed: 1 },
-  );
-  // Zero-initialised biases put ReLUs fed by dead units exactly at their kink, where a central
-  // difference sees slope ½ and the gradient 0: move every parameter off it with small noise.
-  tf.tidy(() => {
-    const w = model.flatWeights();
-    model.setFlatWeights(tf.add<Tensor1D>(w, tf.randomNormal(w.shape, 0, 0.05, 'float32', 7)));
-  });
-  return { ds, model };
+  return tinyModel(kinds, { trainSize: 6, size: 6, stages: 1, seed: 1, noiseSeed: 7 });
 }
 
 /** The loss of `tasks` on `batch` as a function of the flat parameter vector (all groups). */

@@ -1,14 +1,12 @@
 import { tf } from '@mtu/core-tensors';
-import type { NamedTensorMap, Tensor1D } from '@mtu/core-tensors';
+import type { NamedTensorMap } from '@mtu/core-tensors';
 import { useLeakGuard } from '@mtu/core-tensors/testing';
 import { disposeBatch, readBatch, requestViews } from '@mtu/datasets';
 import type { SupervisionMask, TaskKind } from '@mtu/datasets';
-import { createToyDataset } from '@mtu/datasets/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { useWasm } from './__fixtures__/setup.js';
+import { KINDS, tinyModel } from './__fixtures__/tiny.js';
 import {
-  createModel,
-  defaultModelSpec,
   forEachInstanceGradient,
   gradientVector,
   groupLayout,
@@ -20,18 +18,8 @@ import type { MultiTaskModel, PerInstanceOptions } from './index.js';
 useWasm();
 useLeakGuard({ beforeEach, afterEach });
 
-const KINDS: TaskKind[] = ['classification', 'segmentation', 'depth', 'normals'];
-
 function tiny(kinds: readonly TaskKind[] = KINDS, stages = 2) {
-  const ds = createToyDataset({ trainSize: 7, testSize: 2, size: 8, kinds, invalidFraction: 0.2 });
-  const model = createModel(defaultModelSpec(ds, { backbone: { width: 3, stages }, hidden: 4 }), {
-    seed: 3,
-  });
-  tf.tidy(() => {
-    const w = model.flatWeights();
-    model.setFlatWeights(tf.add<Tensor1D>(w, tf.randomNormal(w.shape, 0, 0.05, 'float32', 9)));
-  });
-  return { ds, model };
+  return tinyModel(kinds, { trainSize: 7, size: 8, stages, seed: 3, noiseSeed: 9 });
 }
 
 /**
