@@ -123,6 +123,12 @@ describe('perInstanceGradients from one batched pass equal the batch-1 gradients
         weights: { segmentation: 0.5, normals: 2 },
       });
       expect(gap).toBeLessThan(TOL);
+      // Head groups only: the backward pass stops at the heads.
+      const heads = check(model, ds, [1, 3], {
+        tasks: ['segmentation', 'depth'],
+        groups: ['depth', 'segmentation'],
+      });
+      expect(heads).toBeLessThan(TOL);
     } finally {
       model.dispose();
     }

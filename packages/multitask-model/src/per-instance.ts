@@ -53,9 +53,11 @@ export function perInstanceGradientRows(
   try {
     const rows = tf.tidy(() => {
       const ops = recordingLayers(wanted, records);
-      // Differentiate w.r.t. the filters / weights of the layers the objective reaches: enough to
-      // make tfjs run the backward pass through every recorded layer.
-      const xsNames = [...used].filter((p) => p.endsWith('/w'));
+      // Differentiate w.r.t. the filters / weights of the recorded layers: tfjs then runs the
+      // backward pass from the loss down to the earliest of them, and no further.
+      const xsNames = [...used].filter(
+        (p) => p.endsWith('/w') && (wanted.has(p) || wanted.has(`${p.slice(0, -2)}/b`)),
+      );
       const f = (...xs: Tensor[]): tf.Scalar => {
         const p: NamedTensorMap = { ...base };
         xsNames.forEach((name, i) => (p[name] = xs[i]!));
