@@ -148,7 +148,7 @@ describe('per-task and per-instance gradients', () => {
     }
   });
 
-  it('streams one instance at a time and gives zeros for an unsupervised instance', () => {
+  it('visits each instance with the same tensors alive and gives zeros for an unsupervised instance', () => {
     const { ds, model } = tiny(['segmentation', 'depth']);
     const supervision = requestViews(ds, { instances: [2], tasks: ['depth'] }).supervision;
     const counts: number[] = [];
