@@ -22,6 +22,8 @@ export default tseslint.config(
       'docs/api/**',
       '**/node_modules/**',
       'patches/**',
+      // AssemblyScript (compiled by asc into src/kernels/winograd-wasm.ts), not TypeScript.
+      'packages/core-tensors/assembly/**',
     ],
   },
   js.configs.recommended,
@@ -91,7 +93,7 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['scripts/**/*.mjs'],
+    files: ['scripts/**/*.mjs', 'packages/*/scripts/**/*.mjs'],
     languageOptions: {
       globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
     },

@@ -39,6 +39,7 @@ const USAGE = `Usage: pnpm bench:step [options]
                      at the default size the cpu backend needs about a minute per step
   --profile          time each kernel over --steps steps and print where the time goes
   --autodiff         use stock tfjs ops and autodiff instead of the hand-written gradients
+  --winograd         wasm: 3×3 stride-1 convolutions by Winograd F(2×2, 3×3)
   --help             this text`;
 
 interface Args {
@@ -53,6 +54,7 @@ interface Args {
   compareCpu: boolean;
   profile: boolean;
   autodiff: boolean;
+  winograd: boolean;
 }
 
 class UsageError extends Error {}
@@ -76,6 +78,7 @@ function parse(argv: string[]): Args | 'help' {
         'compare-cpu': { type: 'boolean' },
         profile: { type: 'boolean' },
         autodiff: { type: 'boolean' },
+        winograd: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -109,6 +112,7 @@ function parse(argv: string[]): Args | 'help' {
     compareCpu: values['compare-cpu'] === true,
     profile: values.profile === true,
     autodiff: values.autodiff === true,
+    winograd: values.winograd === true,
   };
 }
 
@@ -138,8 +142,8 @@ function refStep(args: Args): RefStep {
 async function init(args: Args): Promise<BackendInfo> {
   return initBackend(
     args.threads === undefined
-      ? { prefer: args.backend }
-      : { prefer: args.backend, threads: args.threads },
+      ? { prefer: args.backend, winograd: args.winograd }
+      : { prefer: args.backend, threads: args.threads, winograd: args.winograd },
   );
 }
 
@@ -173,6 +177,7 @@ async function time(args: Args): Promise<void> {
     msPerStepMedian: round(msMedian, 2),
     gflops: round(gflops, 2),
     steps: args.steps,
+    ...(args.winograd ? { winograd: true } : {}),
   };
   if (args.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -183,6 +188,7 @@ async function time(args: Args): Promise<void> {
     ['model', result.model],
     ['backend', `${info.name}${info.gpu ? ' (gpu)' : ''}`],
     ['threads', String(info.threads)],
+    ['3×3 stride-1 convolutions', args.winograd ? 'Winograd F(2×2, 3×3)' : 'direct'],
     ['GFLOP per step', (ref.flops / 1e9).toFixed(3)],
     ['steps (after warm-up)', `${args.steps} (${args.warmup})`],
     ['ms/step median', msMedian.toFixed(1)],

@@ -18,7 +18,11 @@
 import { availableParallelism } from 'node:os';
 
 import { BackendError, ConfigError } from './errors.js';
-import { registerWasmGradientKernels } from './kernels/index.js';
+import {
+  registerWasmGradientKernels,
+  releaseWinogradHelpers,
+  setWinogradConvolutions,
+} from './kernels/index.js';
 import { tf } from './tf.js';
 
 /** Which backend to ask for. `'auto'` tries tfjs-node-gpu, tfjs-node, wasm, then cpu. */
@@ -45,6 +49,14 @@ export interface BackendOptions {
    * `import()`. Tests inject a fake to simulate installed or missing packages.
    */
   readonly importer?: (specifier: string) => Promise<unknown>;
+  /**
+   * Wasm only: compute 3×3, stride-1 convolutions (forward, input and filter gradients; at least 16
+   * channels, multiples of 4) with Winograd F(2×2, 3×3) kernels — about a quarter faster on the
+   * reference step, with float32 results that differ from the direct kernels' in the last bits
+   * (see the README). Default `false`; when given, it sets `setWinogradConvolutions` for every
+   * backend, when omitted that setting is left as it is.
+   */
+  readonly winograd?: boolean;
 }
 
 /** What {@link initBackend} chose. */
@@ -116,6 +128,7 @@ const defaultImporter: ModuleImporter = (specifier) => import(specifier);
 export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const prefer = resolvePreference(options.prefer);
   const threads = resolveThreads(options.threads);
+  if (options.winograd !== undefined) setWinogradConvolutions(options.winograd);
   const importer = options.importer ?? defaultImporter;
 
   if (prefer === 'cpu') return useCpu();
@@ -338,6 +351,7 @@ function removeEmscriptenErrorListeners(before: Map<ErrorEvent, unknown[]>): voi
  * so that a later `setBackend('wasm')` creates a fresh instance.
  */
 function disposeWasmBackend(): void {
+  releaseWinogradHelpers();
   const factory = tf.findBackendFactory('wasm');
   if (factory == null) return;
   const instance = tf.engine().registry['wasm'] as WasmBackendInternals | undefined;

@@ -71,6 +71,8 @@ export type { RefStep, RefStepFlops, RefStepOptions } from './ref-step.js';
 export {
   registerWasmGradientKernels,
   setConvWorkspaceLimit,
+  setWinogradConvolutions,
   WASM_GRADIENT_KERNELS,
   wasmGradientKernelsRegistered,
+  winogradConvolutionsEnabled,
 } from './kernels/index.js';

@@ -44,6 +44,7 @@ import {
   type TensorInfo,
   type WasmBackend,
 } from './wasm-backend.js';
+import { winogradApplies, winogradBiasGradient, winogradConv2dBackpropFilter } from './winograd.js';
 
 /** Default largest im2col workspace, in float32 elements (64 MiB). */
 const DEFAULT_WORKSPACE_LIMIT = 1 << 24;
@@ -312,6 +313,7 @@ export function conv2dBackpropFilterNhwc(
     f32View(backend, zeros).fill(0);
     return zeros;
   }
+  if (winogradApplies(g)) return winogradConv2dBackpropFilter(backend, x, dy, g);
   return withShape(gradientRows(backend, x, dy, g, false), filterShape);
 }
 
@@ -333,6 +335,9 @@ export function conv2dBackpropFilterBiasNhwc(
   dy: TensorInfo,
   g: ConvGeometry,
 ): [TensorInfo, TensorInfo] {
+  if (winogradApplies(g)) {
+    return [winogradConv2dBackpropFilter(backend, x, dy, g), winogradBiasGradient(backend, dy)];
+  }
   const { batch: n, outHeight: oh, outWidth: ow, outChannels: o, inChannels: c } = g;
   const kc = g.filterHeight * g.filterWidth * c;
   const dw = allocOutput(backend, [g.filterHeight, g.filterWidth, c, o]);

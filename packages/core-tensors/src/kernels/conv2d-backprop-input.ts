@@ -38,6 +38,7 @@ import {
   type TensorInfo,
   type WasmBackend,
 } from './wasm-backend.js';
+import { winogradApplies, winogradConv2dBackpropInput } from './winograd.js';
 
 /** How one phase of the input gradient is computed (see the module documentation). */
 interface PhasePlan {
@@ -164,6 +165,7 @@ export function conv2dBackpropInputNhwc(
   filter: TensorInfo,
   g: ConvGeometry,
 ): TensorInfo {
+  if (winogradApplies(g)) return winogradConv2dBackpropInput(backend, dy, filter, g);
   return backpropInputByPhases(backend, dy, filter, g, false);
 }
 

@@ -45,8 +45,18 @@ import { avgPoolGradConfig, maxPoolGradConfig } from './pool-grad.js';
 import { resizeBilinearGradConfig, resizeNearestNeighborGradConfig } from './resize-grad.js';
 import { setStockSlice, sliceConfig } from './slice.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
+import {
+  setStockForwardConv,
+  winogradConv2DConfig,
+  winogradFusedConv2DConfig,
+} from './winograd.js';
 
 export { setConvWorkspaceLimit } from './conv2d-backprop-filter.js';
+export {
+  releaseWinogradHelpers,
+  setWinogradConvolutions,
+  winogradConvolutionsEnabled,
+} from './winograd.js';
 
 const CONFIGS: readonly tf.KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -68,6 +78,8 @@ const SPEED_CONFIGS: readonly tf.KernelConfig[] = [
   concatConfig,
   conv2dBackpropFilterBiasConfig,
   conv2dPerExampleFilterBiasConfig,
+  winogradConv2DConfig,
+  winogradFusedConv2DConfig,
 ];
 
 /** Names of the wasm kernels {@link registerWasmGradientKernels} registers (see the table above). */
@@ -97,6 +109,10 @@ export function registerWasmGradientKernels(): void {
     if (config === sliceConfig && current !== undefined) setStockSlice(current);
     // MTU's Concat delegates other dtypes than float32 / int32 to the stock kernel.
     if (config === concatConfig && current !== undefined) setStockConcat(current);
+    // The Winograd forward kernels delegate to the stock ones when off or not applicable.
+    if ((config === winogradConv2DConfig || config === winogradFusedConv2DConfig) && current) {
+      setStockForwardConv(current);
+    }
     if (current !== undefined) tf.unregisterKernel(config.kernelName, 'wasm');
     tf.registerKernel(config);
   }

@@ -1,0 +1,591 @@
+/**
+ * Winograd F(2×2, 3×3) convolutions for the wasm backend: the forward pass, the input gradient and
+ * the filter (+ bias) gradient of 3×3, stride-1, dilation-1 NHWC convolutions.
+ *
+ * Direct convolution spends 2·9·C·O flops per output pixel. F(2×2, 3×3) computes a 2×2 output
+ * tile from a 4×4 input tile with 16 instead of 36 multiplications per channel pair: the input
+ * tiles and filters are transformed (`Bᵀ d B`, `G g Gᵀ`), 16 independent matrix products
+ * `[tiles, C] × [C, O]` multiply them (XNNPACK through the wasm `BatchMatMul`, multithreaded),
+ * and an output transform (`Aᵀ M A`, with bias and ReLU fused) folds the tiles back. The filter
+ * gradient is the transposed algorithm: `Gᵀ [Σ_tiles (A e Aᵀ) ⊙ (Bᵀ d B)] G`, 16 products
+ * `[O, tiles] × [tiles, C]`. So every product has 2.25× fewer flops than the direct convolution's.
+ *
+ * The transforms are wasm SIMD functions compiled from AssemblyScript (`assembly/winograd.ts`,
+ * embedded by `scripts/build-wasm.mjs` as `winograd-wasm.ts`). They import the wasm backend's own
+ * memory, so they read and write tensors in place: no copies between heaps.
+ *
+ * Rounding: the transforms add and subtract inputs before multiplying, so results differ from the
+ * direct convolution's by a few float32 ulps of the operands' magnitude (relative errors ~1e-6 on
+ * the reference step; the tests bound them against float64 definitions).
+ *
+ * @module
+ */
+import { BackendError } from '../errors.js';
+import { tf } from '../tf.js';
+import { convGeometry, type ConvGeometry } from './conv-geometry.js';
+import {
+  instantiate,
+  startProductHelper,
+  type ProductHelper,
+  type WasmMemory,
+} from './winograd-helper.js';
+import { WINOGRAD_WASM_SHARED, WINOGRAD_WASM_UNSHARED } from './winograd-wasm.js';
+import {
+  allocOutput,
+  asWasmBackend,
+  disposeInfos,
+  requireInputs,
+  runWasmKernel,
+  type KernelArgs,
+  type TensorInfo,
+  type WasmBackend,
+} from './wasm-backend.js';
+
+let enabled = false;
+
+/**
+ * Turns the Winograd convolutions on or off for the wasm backend (off by default) and returns the
+ * previous setting. While on, MTU's wasm `Conv2D`, `FusedConv2D` (linear or ReLU activation),
+ * `Conv2DBackpropInput` and filter-gradient kernels compute every convolution that
+ * {@link winogradApplies} to with F(2×2, 3×3); the rest keep the direct kernels.
+ * `initBackend({ winograd: true })` calls this.
+ *
+ * @example
+ * ```ts
+ * const before = setWinogradConvolutions(true);
+ * // ... train ...
+ * setWinogradConvolutions(before);
+ * ```
+ */
+export function setWinogradConvolutions(on: boolean): boolean {
+  const before = enabled;
+  enabled = on;
+  return before;
+}
+
+/**
+ * Whether the Winograd convolutions are on (see {@link setWinogradConvolutions}).
+ *
+ * @example
+ * ```ts
+ * if (winogradConvolutionsEnabled()) console.log('3×3 convolutions use Winograd F(2×2, 3×3)');
+ * ```
+ */
+export function winogradConvolutionsEnabled(): boolean {
+  return enabled;
+}
+
+/** The exports of `assembly/winograd.ts` (byte addresses and sizes; see that file). */
+interface WinogradExports {
+  inputTransform(
+    x: number,
+    n: number,
+    h: number,
+    w: number,
+    c: number,
+    padT: number,
+    padL: number,
+    th: number,
+    tw: number,
+    outs: number,
+  ): void;
+  filterTransform(filter: number, c: number, o: number, flip: number, outs: number): void;
+  outputTransform(
+    ins: number,
+    y: number,
+    n: number,
+    oh: number,
+    ow: number,
+    o: number,
+    th: number,
+    tw: number,
+    bias: number,
+    relu: number,
+  ): void;
+  gradTransformT(
+    dy: number,
+    n: number,
+    oh: number,
+    ow: number,
+    o: number,
+    th: number,
+    tw: number,
+    outs: number,
+  ): void;
+  filterGradOutput(ins: number, dw: number, c: number, o: number): void;
+  channelSums(dy: number, rows: number, o: number, out: number): void;
+  filterGradProducts(
+    dt: number,
+    v: number,
+    mt: number,
+    o: number,
+    c: number,
+    tiles: number,
+    from: number,
+    to: number,
+  ): void;
+}
+
+/** The wasm backend's module object, as far as finding its memory goes. */
+interface EmscriptenMemoryHolder {
+  readonly wasmMemory?: WasmMemory;
+  readonly asm?: { readonly memory?: WasmMemory };
+}
+
+/** The transforms instantiated on one wasm backend memory, and the helper thread if shared. */
+interface Instance {
+  readonly exports: WinogradExports;
+  readonly helper: ProductHelper | undefined;
+}
+
+const instances = new Map<WasmMemory, Instance>();
+
+/**
+ * Stops the helper threads of the Winograd kernels and forgets their instances (called by
+ * `shutdownBackend`, and when the wasm backend is recreated).
+ *
+ * @example
+ * ```ts
+ * releaseWinogradHelpers();
+ * ```
+ */
+export function releaseWinogradHelpers(): void {
+  for (const instance of instances.values()) instance.helper?.terminate();
+  instances.clear();
+}
+
+function decode(base64: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(base64, 'base64'));
+}
+
+/** The transforms, instantiated once per wasm backend memory (compiled synchronously: 6 KB). */
+function instanceFor(backend: WasmBackend): Instance {
+  const holder = backend.wasm as unknown as EmscriptenMemoryHolder;
+  const memory = holder.wasmMemory ?? holder.asm?.memory;
+  if (memory === undefined) {
+    throw new BackendError('wasm', 'Winograd kernels: cannot find the wasm backend memory');
+  }
+  let instance = instances.get(memory);
+  if (instance === undefined) {
+    const shared = memory.buffer instanceof SharedArrayBuffer;
+    const bytes = decode(shared ? WINOGRAD_WASM_SHARED : WINOGRAD_WASM_UNSHARED);
+    const exports = instantiate(bytes, memory) as unknown as WinogradExports;
+    instance = { exports, helper: shared ? startProductHelper(memory, bytes) : undefined };
+    instances.set(memory, instance);
+  }
+  return instance;
+}
+
+function transforms(backend: WasmBackend): WinogradExports {
+  return instanceFor(backend).exports;
+}
+
+/**
+ * True when the Winograd kernels compute this convolution: 3×3 filter, stride 1, dilation 1, and
+ * channel counts that are multiples of 4 (the SIMD width), at least `minChannels` each (below
+ * that the transforms cost more than the products save).
+ *
+ * @example
+ * ```ts
+ * if (winogradApplies(g)) y = winogradConv2d(backend, x, filter, bias, true, g);
+ * ```
+ */
+export function winogradApplies(
+  g: ConvGeometry,
+  minChannels: number = WINOGRAD_MIN_CHANNELS,
+): boolean {
+  return (
+    enabled &&
+    g.filterHeight === 3 &&
+    g.filterWidth === 3 &&
+    g.strideHeight === 1 &&
+    g.strideWidth === 1 &&
+    g.dilationHeight === 1 &&
+    g.dilationWidth === 1 &&
+    g.inChannels % 4 === 0 &&
+    g.outChannels % 4 === 0 &&
+    g.inChannels >= minChannels &&
+    g.outChannels >= minChannels &&
+    g.batch * g.outHeight * g.outWidth > 0
+  );
+}
+
+/** Default smallest channel count for {@link winogradApplies}. */
+export const WINOGRAD_MIN_CHANNELS = 16;
+
+/** 16 tensors `[rows, cols]` and a table of their byte addresses, in one object. */
+interface Bank {
+  readonly tensors: TensorInfo[];
+  readonly table: TensorInfo;
+}
+
+function bank(backend: WasmBackend, rows: number, cols: number): Bank {
+  const tensors: TensorInfo[] = [];
+  for (let k = 0; k < 16; k++) tensors.push(allocOutput(backend, [1, rows, cols]));
+  const table = allocOutput(backend, [16], 'int32');
+  writeTable(backend, table, tensors);
+  return { tensors, table };
+}
+
+function writeTable(backend: WasmBackend, table: TensorInfo, tensors: readonly TensorInfo[]): void {
+  const at = address(backend, table) >>> 2;
+  const heap = backend.wasm.HEAP32;
+  for (let k = 0; k < 16; k++) heap[at + k] = address(backend, tensors[k]!);
+}
+
+function tableOf(backend: WasmBackend, tensors: TensorInfo[]): Bank {
+  const table = allocOutput(backend, [16], 'int32');
+  writeTable(backend, table, tensors);
+  return { tensors, table };
+}
+
+function disposeBank(backend: WasmBackend, b: Bank): void {
+  disposeInfos(backend, ...b.tensors, b.table);
+}
+
+function address(backend: WasmBackend, info: TensorInfo): number {
+  const data = backend.dataIdMap.get(info.dataId);
+  if (data === undefined) throw new BackendError('wasm', 'tensor data is not on the wasm backend');
+  return data.memoryOffset;
+}
+
+/** The 16 products `a_ξ × b_ξ` (each `[1, m, k] × [1, k, n]`), on XNNPACK. */
+function products(backend: WasmBackend, a: Bank, b: Bank): TensorInfo[] {
+  const out: TensorInfo[] = [];
+  for (let k = 0; k < 16; k++) {
+    out.push(
+      runWasmKernel(
+        backend,
+        'BatchMatMul',
+        { a: a.tensors[k]!, b: b.tensors[k]! },
+        { transposeA: false, transposeB: false },
+      ),
+    );
+  }
+  return out;
+}
+
+/** A stride-1 3×3 convolution of `x` `[N, H, W, C]` into `[N, OH, OW, O]` (shared by forward and input gradient). */
+function convolve(
+  backend: WasmBackend,
+  x: TensorInfo,
+  filter: TensorInfo,
+  flip: boolean,
+  dims: {
+    n: number;
+    h: number;
+    w: number;
+    c: number;
+    oh: number;
+    ow: number;
+    o: number;
+    padT: number;
+    padL: number;
+  },
+  bias: TensorInfo | undefined,
+  relu: boolean,
+): TensorInfo {
+  const wg = transforms(backend);
+  const { n, h, w, c, oh, ow, o, padT, padL } = dims;
+  const th = Math.ceil(oh / 2);
+  const tw = Math.ceil(ow / 2);
+  const tiles = n * th * tw;
+  const v = bank(backend, tiles, c);
+  const u = bank(backend, c, o);
+  let m: Bank | undefined;
+  try {
+    wg.inputTransform(
+      address(backend, x),
+      n,
+      h,
+      w,
+      c,
+      padT,
+      padL,
+      th,
+      tw,
+      address(backend, v.table),
+    );
+    const fc = flip ? o : c; // filter [3, 3, fc, fo]
+    const fo = flip ? c : o;
+    wg.filterTransform(address(backend, filter), fc, fo, flip ? 1 : 0, address(backend, u.table));
+    m = tableOf(backend, products(backend, v, u));
+    const y = allocOutput(backend, [n, oh, ow, o]);
+    wg.outputTransform(
+      address(backend, m.table),
+      address(backend, y),
+      n,
+      oh,
+      ow,
+      o,
+      th,
+      tw,
+      bias === undefined ? 0 : address(backend, bias),
+      relu ? 1 : 0,
+    );
+    return y;
+  } finally {
+    disposeBank(backend, v);
+    disposeBank(backend, u);
+    if (m !== undefined) disposeBank(backend, m);
+  }
+}
+
+/**
+ * Forward convolution `x` `[N, H, W, C]` ⊛ `filter` `[3, 3, C, O]` (+ `bias` `[O]`, then ReLU
+ * when `relu`) → `[N, OH, OW, O]`, owned by the caller. Requires {@link winogradApplies}.
+ *
+ * @example
+ * ```ts
+ * const y = winogradConv2d(backend, x, filter, bias, true, g); // relu(conv2d(x, filter) + bias)
+ * ```
+ */
+export function winogradConv2d(
+  backend: WasmBackend,
+  x: TensorInfo,
+  filter: TensorInfo,
+  bias: TensorInfo | undefined,
+  relu: boolean,
+  g: ConvGeometry,
+): TensorInfo {
+  return convolve(
+    backend,
+    x,
+    filter,
+    false,
+    {
+      n: g.batch,
+      h: g.inHeight,
+      w: g.inWidth,
+      c: g.inChannels,
+      oh: g.outHeight,
+      ow: g.outWidth,
+      o: g.outChannels,
+      padT: g.padTop,
+      padL: g.padLeft,
+    },
+    bias,
+    relu,
+  );
+}
+
+/**
+ * Input gradient of that convolution: `dy` `[N, OH, OW, O]`, `filter` `[3, 3, C, O]` →
+ * `dx` `[N, H, W, C]`, owned by the caller: the stride-1 convolution of `dy` with the filter
+ * rotated by 180° and its channels swapped, padded by `2 − pad`. Requires {@link winogradApplies}.
+ *
+ * @example
+ * ```ts
+ * const dx = winogradConv2dBackpropInput(backend, dy, filter, g);
+ * ```
+ */
+export function winogradConv2dBackpropInput(
+  backend: WasmBackend,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
+  return convolve(
+    backend,
+    dy,
+    filter,
+    true,
+    {
+      n: g.batch,
+      h: g.outHeight,
+      w: g.outWidth,
+      c: g.outChannels,
+      oh: g.inHeight,
+      ow: g.inWidth,
+      o: g.inChannels,
+      padT: 2 - g.padTop,
+      padL: 2 - g.padLeft,
+    },
+    undefined,
+    false,
+  );
+}
+
+/**
+ * Filter gradient of that convolution: `x` `[N, H, W, C]`, `dy` `[N, OH, OW, O]` → `dW`
+ * `[3, 3, C, O]` (owned by the caller). Requires {@link winogradApplies}.
+ *
+ * @example
+ * ```ts
+ * const dw = winogradConv2dBackpropFilter(backend, x, dy, g);
+ * ```
+ */
+export function winogradConv2dBackpropFilter(
+  backend: WasmBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
+  const { exports: wg, helper } = instanceFor(backend);
+  const { batch: n, inHeight: h, inWidth: w, inChannels: c } = g;
+  const { outHeight: oh, outWidth: ow, outChannels: o } = g;
+  const th = Math.ceil(oh / 2);
+  const tw = Math.ceil(ow / 2);
+  const tiles = n * th * tw;
+  const v = bank(backend, tiles, c);
+  const d = bank(backend, o, tiles);
+  let m: Bank | undefined;
+  try {
+    wg.inputTransform(
+      address(backend, x),
+      n,
+      h,
+      w,
+      c,
+      g.padTop,
+      g.padLeft,
+      th,
+      tw,
+      address(backend, v.table),
+    );
+    wg.gradTransformT(address(backend, dy), n, oh, ow, o, th, tw, address(backend, d.table));
+    m = bank(backend, o, c);
+    const dt = address(backend, d.table);
+    const vt = address(backend, v.table);
+    const mt = address(backend, m.table);
+    const all = (): void => wg.filterGradProducts(dt, vt, mt, o, c, tiles, 0, 16);
+    if (helper === undefined) all();
+    else {
+      helper.split(
+        [dt, vt, mt, o, c, tiles, 8, 16],
+        () => wg.filterGradProducts(dt, vt, mt, o, c, tiles, 0, 8),
+        all,
+      );
+    }
+    const dw = allocOutput(backend, [3, 3, c, o]);
+    wg.filterGradOutput(address(backend, m.table), address(backend, dw), c, o);
+    return dw;
+  } finally {
+    disposeBank(backend, v);
+    disposeBank(backend, d);
+    if (m !== undefined) disposeBank(backend, m);
+  }
+}
+
+/** The stock wasm kernels the forward configs delegate to, captured at registration. */
+const stockForward = new Map<string, tf.KernelConfig>();
+
+/**
+ * Remembers the stock wasm `Conv2D` / `FusedConv2D` kernel that the Winograd forward configs
+ * delegate to. Called by `registerWasmGradientKernels` before it replaces them.
+ *
+ * @example
+ * ```ts
+ * const current = tf.getKernel('Conv2D', 'wasm');
+ * if (current !== undefined && current !== winogradConv2DConfig) setStockForwardConv(current);
+ * ```
+ */
+export function setStockForwardConv(config: tf.KernelConfig): void {
+  stockForward.set(config.kernelName, config);
+}
+
+function delegate(args: KernelArgs, name: string): TensorInfo {
+  const stock = stockForward.get(name);
+  if (stock === undefined) {
+    throw new BackendError('wasm', `${name}: the stock wasm kernel was not captured`);
+  }
+  const out = stock.kernelFunc(args as Parameters<tf.KernelFunc>[0]);
+  if (Array.isArray(out))
+    throw new BackendError('wasm', `${name}: the stock kernel returned a list`);
+  return out;
+}
+
+/** The geometry of a forward NHWC conv2d with these attributes, or undefined for NCHW. */
+function forwardGeometry(
+  x: TensorInfo,
+  filter: TensorInfo,
+  attrs: tf.Conv2DAttrs,
+): ConvGeometry | undefined {
+  if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC') return undefined;
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || x.shape.length !== 4) return undefined;
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  return convGeometry(info);
+}
+
+function conv2dKernel(args: KernelArgs): TensorInfo {
+  if (enabled) {
+    const backend = asWasmBackend(args.backend, tf.Conv2D);
+    const [x, filter] = requireInputs(tf.Conv2D, args.inputs, ['x', 'filter']);
+    const g = forwardGeometry(x, filter, args.attrs as unknown as tf.Conv2DAttrs);
+    if (g !== undefined && winogradApplies(g)) {
+      return winogradConv2d(backend, x, filter, undefined, false, g);
+    }
+  }
+  return delegate(args, tf.Conv2D);
+}
+
+function fusedConv2dKernel(args: KernelArgs): TensorInfo {
+  if (enabled) {
+    const backend = asWasmBackend(args.backend, tf.FusedConv2D);
+    const [x, filter] = requireInputs(tf.FusedConv2D, args.inputs, ['x', 'filter']);
+    const { bias, preluActivationWeights } = args.inputs as Partial<Record<string, TensorInfo>>;
+    const attrs = args.attrs as unknown as tf.FusedConv2DAttrs;
+    const activation = attrs.activation;
+    const g = forwardGeometry(x, filter, attrs);
+    if (
+      g !== undefined &&
+      winogradApplies(g) &&
+      (activation === 'linear' || activation === 'relu') &&
+      preluActivationWeights === undefined &&
+      (bias === undefined || (bias.dtype === 'float32' && sizeOf(bias.shape) === g.outChannels))
+    ) {
+      return winogradConv2d(backend, x, filter, bias, activation === 'relu', g);
+    }
+  }
+  return delegate(args, tf.FusedConv2D);
+}
+
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** `Conv2D` for wasm: Winograd where it applies and is on, else the stock kernel. */
+export const winogradConv2DConfig: tf.KernelConfig = {
+  kernelName: tf.Conv2D,
+  backendName: 'wasm',
+  // The stock kernel looks its wasm function up in its setup; run it for every new backend.
+  setupFunc: (backend) => stockForward.get(tf.Conv2D)?.setupFunc?.(backend),
+  kernelFunc: conv2dKernel,
+};
+
+/** `FusedConv2D` for wasm: Winograd where it applies and is on, else the stock kernel. */
+export const winogradFusedConv2DConfig: tf.KernelConfig = {
+  kernelName: tf.FusedConv2D,
+  backendName: 'wasm',
+  // The stock kernel looks its wasm function up in its setup; run it for every new backend.
+  setupFunc: (backend) => stockForward.get(tf.FusedConv2D)?.setupFunc?.(backend),
+  kernelFunc: fusedConv2dKernel,
+};
+
+/**
+ * Bias gradient of that convolution: `dy` `[N, OH, OW, O]` → `[O]` (sums over all but the
+ * channel axis; O a multiple of 4), owned by the caller.
+ *
+ * @example
+ * ```ts
+ * const db = winogradBiasGradient(backend, dy);
+ * ```
+ */
+export function winogradBiasGradient(backend: WasmBackend, dy: TensorInfo): TensorInfo {
+  const o = dy.shape[dy.shape.length - 1] ?? 0;
+  const db = allocOutput(backend, [o]);
+  transforms(backend).channelSums(
+    address(backend, dy),
+    sizeOf(dy.shape) / o,
+    o,
+    address(backend, db),
+  );
+  return db;
+}
