@@ -26,11 +26,13 @@ function ptrAt(table: usize, k: i32): usize {
 
 /**
  * V_ξ[t, c] = (Bᵀ d_t,c B)_ξ: x `[N, H, W, C]`, tile t reads rows 2i − padT … 2i − padT + 3 and
- * columns 2j − padL … + 3 (zero outside the input). Each V_ξ is `[N·TH·TW, C]`.
+ * columns 2j − padL … + 3 (zero outside the input). Each V_ξ is `[N·TH·TW, C]`. Only the images
+ * `b0 ≤ b < b1` are transformed (two threads split the batch).
  */
 export function inputTransform(
   x: usize,
-  n: i32,
+  b0: i32,
+  b1: i32,
   h: i32,
   w: i32,
   c: i32,
@@ -43,8 +45,8 @@ export function inputTransform(
   const rowStride = <usize>(w * c) << 2;
   const pixel = <usize>c << 2;
   const zero = f32x4.splat(0);
-  let t: usize = 0;
-  for (let b = 0; b < n; b++) {
+  let t = <usize>(b0 * th * tw);
+  for (let b = b0; b < b1; b++) {
     const image = x + <usize>(b * h) * rowStride;
     for (let i = 0; i < th; i++) {
       const r0 = 2 * i - padT;
@@ -170,12 +172,14 @@ function storeGRow(outs: usize, base: i32, at: usize, a: f32, b: f32, c: f32): v
 
 /**
  * y = Aᵀ M A per tile and channel (+ bias, then ReLU when `relu` ≠ 0): `ins` holds the 16
- * products M_ξ `[N·TH·TW, O]`; y is `[N, OH, OW, O]`; `bias` is `[O]` or 0 for none.
+ * products M_ξ `[N·TH·TW, O]`; y is `[N, OH, OW, O]`; `bias` is `[O]` or 0 for none. Images
+ * `b0 ≤ b < b1` only.
  */
 export function outputTransform(
   ins: usize,
   y: usize,
-  n: i32,
+  b0: i32,
+  b1: i32,
   oh: i32,
   ow: i32,
   o: i32,
@@ -187,8 +191,8 @@ export function outputTransform(
   const pixel = <usize>o << 2;
   const rowStride = <usize>ow * pixel;
   const zero = f32x4.splat(0);
-  let t: usize = 0;
-  for (let b = 0; b < n; b++) {
+  let t = <usize>(b0 * th * tw);
+  for (let b = b0; b < b1; b++) {
     const image = y + <usize>(b * oh) * rowStride;
     for (let i = 0; i < th; i++) {
       const r = 2 * i;
@@ -242,11 +246,14 @@ export function outputTransform(
 /**
  * Dᵀ_ξ[o, t] = (A e_t,o Aᵀ)_ξ for the output gradient dy `[N, OH, OW, O]` (zero outside it):
  * each Dᵀ_ξ is `[O, N·TH·TW]`, tiles along its rows, the layout XNNPACK's left operand needs for
- * Dᵀ_ξ · V_ξ. Four consecutive tiles of a row of tiles go into one SIMD vector.
+ * Dᵀ_ξ · V_ξ. Four consecutive tiles of a row of tiles go into one SIMD vector. Images
+ * `b0 ≤ b < b1` of the `n` only.
  */
 export function gradTransformT(
   dy: usize,
   n: i32,
+  b0: i32,
+  b1: i32,
   oh: i32,
   ow: i32,
   o: i32,
@@ -257,8 +264,8 @@ export function gradTransformT(
   const pixel = <usize>o << 2;
   const rowStride = <usize>ow * pixel;
   const tiles = <usize>(n * th * tw);
-  let t: usize = 0;
-  for (let b = 0; b < n; b++) {
+  let t = <usize>(b0 * th * tw);
+  for (let b = b0; b < b1; b++) {
     const image = dy + <usize>(b * oh) * rowStride;
     for (let i = 0; i < th; i++) {
       const r = 2 * i;
@@ -413,8 +420,8 @@ export function gemm(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32): void
       for (let p = 0; p < k; p++) {
         const b0 = v128.load(pb), b1 = v128.load(pb, 16);
         const off = <usize>p << 2;
-        const x0 = f32x4.splat(load<f32>(a0 + off)), x1 = f32x4.splat(load<f32>(a1 + off));
-        const x2 = f32x4.splat(load<f32>(a2 + off)), x3 = f32x4.splat(load<f32>(a3 + off));
+        const x0 = v128.load32_splat(a0 + off), x1 = v128.load32_splat(a1 + off);
+        const x2 = v128.load32_splat(a2 + off), x3 = v128.load32_splat(a3 + off);
         c00 = f32x4.add(c00, f32x4.mul(x0, b0)); c01 = f32x4.add(c01, f32x4.mul(x0, b1));
         c10 = f32x4.add(c10, f32x4.mul(x1, b0)); c11 = f32x4.add(c11, f32x4.mul(x1, b1));
         c20 = f32x4.add(c20, f32x4.mul(x2, b0)); c21 = f32x4.add(c21, f32x4.mul(x2, b1));
@@ -441,7 +448,7 @@ function gemmRow(a: usize, b: usize, c: usize, width: i32, k: i32, rowB: usize):
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   let pb = b;
   for (let p = 0; p < k; p++) {
-    const x = f32x4.splat(load<f32>(a + (<usize>p << 2)));
+    const x = v128.load32_splat(a + (<usize>p << 2));
     c0 = f32x4.add(c0, f32x4.mul(x, v128.load(pb)));
     if (width == 8) c1 = f32x4.add(c1, f32x4.mul(x, v128.load(pb, 16)));
     pb += rowB;
@@ -470,4 +477,20 @@ export function channelSums(dy: usize, rows: i32, o: i32, out: usize): void {
     }
     v128.store(out + (<usize>ch << 2), acc);
   }
+}
+
+/**
+ * The forward (and input-gradient) products M_ξ = V_ξ · U_ξ for ξ in [from, to): V_ξ is
+ * `[tiles, c]`, U_ξ `[c, o]`, M_ξ `[tiles, o]` (address tables as above).
+ */
+export function forwardProducts(v: usize, u: usize, m: usize, tiles: i32, c: i32, o: i32, from: i32, to: i32): void {
+  for (let x = from; x < to; x++) gemm(ptrAt(v, x), ptrAt(u, x), ptrAt(m, x), tiles, o, c);
+}
+
+/** Rows [4·from, min(4·to, m)) of C = A · B (see {@link gemm}): row blocks for two threads. */
+export function gemmRows(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, from: i32, to: i32): void {
+  const r0 = 4 * from;
+  const r1 = min(4 * to, m);
+  if (r1 <= r0) return;
+  gemm(a + (<usize>r0 * <usize>k << 2), b, c + (<usize>r0 * <usize>n << 2), r1 - r0, n, k);
 }

@@ -44,7 +44,13 @@ import {
   type TensorInfo,
   type WasmBackend,
 } from './wasm-backend.js';
-import { winogradApplies, winogradBiasGradient, winogradConv2dBackpropFilter } from './winograd.js';
+import {
+  mtuMatMul,
+  winogradApplies,
+  winogradBiasGradient,
+  winogradConv2dBackpropFilter,
+  winogradConvolutionsEnabled,
+} from './winograd.js';
 
 /** Default largest im2col workspace, in float32 elements (64 MiB). */
 const DEFAULT_WORKSPACE_LIMIT = 1 << 24;
@@ -251,6 +257,12 @@ function gradientRows(
   try {
     if (rowsPerChunk >= oh) {
       const cols = fillColumns(backend, xT, wq, g, 0, oh, withBias);
+      if (winogradConvolutionsEnabled() && o % 4 === 0) {
+        // MTU's kernels: no packing of dy (see mtuMatMul).
+        const product = mtuMatMul(backend, cols, dyT, rows, o, m);
+        disposeInfos(backend, cols);
+        return product;
+      }
       const product = runWasmKernel(
         backend,
         'BatchMatMul',

@@ -1,11 +1,12 @@
 /**
- * A second thread for the Winograd filter-gradient products (see `winograd.ts`).
+ * A second thread for MTU's own wasm kernels (see `winograd.ts`).
  *
- * Those products multiply two operands that both change every call, so XNNPACK (which packs its
- * right operand first) spends most of its time packing; MTU runs them with its own SIMD kernel
- * instead. To use both cores, one `worker_threads` worker instantiates the same wasm module on
- * the wasm backend's shared memory and computes half of the 16 products while the calling thread
- * computes the other half. The two meet on a small `SharedArrayBuffer` with `Atomics.wait` /
+ * The transforms and the filter-gradient products run in MTU's wasm module, not in XNNPACK's
+ * thread pool (the filter-gradient products multiply two operands that both change every call,
+ * so XNNPACK, which packs its right operand first, would spend most of its time packing). To use
+ * both cores, one `worker_threads` worker instantiates the same wasm module on the wasm backend's
+ * shared memory and runs half of each job (half the batch, or 8 of the 16 products) while the
+ * calling thread runs the other half. The two meet on a small `SharedArrayBuffer` with `Atomics.wait` /
  * `notify` (synchronous, as tfjs kernels are). The worker is `unref`'d (it never keeps the
  * process alive) and is terminated by `shutdownBackend`. Until it has started (its first
  * milliseconds), or where the memory is not shared (single-threaded wasm), the calling thread
@@ -43,25 +44,52 @@ export function instantiate(bytes: Uint8Array, memory: WasmMemory): object {
 
 /** Slots of the control block (Int32). */
 const JOB = 0; // sequence number of the latest job (the main thread bumps it; −1 stops)
-const DONE = 1; // sequence number of the latest finished job (the worker sets it)
+const DONE = 1; // sequence number of the latest job the worker has finished its part of
 const READY = 2; // 1 once the worker has instantiated the module
-const FAILED = 3; // 1 when a job threw on the worker
-const ARGS = 4; // the job's 8 arguments
+const FAILED = 3; // 1 when a call threw on the worker
+const OP = 4; // index of the job's function in HELPER_OPS
+const NEXT = 5; // next unclaimed item of the job
+const COUNT = 6; // items of the job
+const RANGE = 7; // position of the item range [i, i + 1) in the arguments
+const ITEMS = 8; // items the worker has run, all jobs together
+const ARGS = 9; // the job's arguments
+const MAX_ARGS = 12;
+
+/** The functions of the wasm module a helper job can run (by index). */
+export const HELPER_OPS: readonly string[] = [
+  'filterGradProducts',
+  'inputTransform',
+  'outputTransform',
+  'gradTransformT',
+  'forwardProducts',
+  'gemmRows',
+];
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { memory, bytes, control } = workerData;
 const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const ctl = new Int32Array(control);
+const ops = ${JSON.stringify(HELPER_OPS)}.map((name) => exports[name]);
 Atomics.store(ctl, ${READY}, 1);
 let seen = Atomics.load(ctl, ${JOB});
 for (;;) {
   Atomics.wait(ctl, ${JOB}, seen);
   seen = Atomics.load(ctl, ${JOB});
   if (seen < 0) break;
-  const a = ctl.slice(${ARGS}, ${ARGS + 8});
+  const fn = ops[ctl[${OP}]];
+  const args = Array.from(ctl.subarray(${ARGS}, ${ARGS + MAX_ARGS}));
+  const count = ctl[${COUNT}];
+  const at = ctl[${RANGE}];
   try {
-    exports.filterGradProducts(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+    for (;;) {
+      const i = Atomics.add(ctl, ${NEXT}, 1);
+      if (i >= count) break;
+      args[at] = i;
+      args[at + 1] = i + 1;
+      fn(...args);
+      Atomics.add(ctl, ${ITEMS}, 1);
+    }
   } catch {
     Atomics.store(ctl, ${FAILED}, 1);
   }
@@ -70,16 +98,23 @@ for (;;) {
 }
 `;
 
+/** A function of MTU's wasm module (byte addresses, sizes and ranges as numbers). */
+export type WasmFn = (...args: number[]) => void;
+
 /** The helper thread of one shared wasm memory. */
-export interface ProductHelper {
+export interface KernelHelper {
   /**
-   * Runs `filterGradProducts(dt, v, mt, o, c, tiles, from, to)` on the helper thread, starts
-   * `own()` on this one, and returns once both are done. Runs everything here when the helper is
-   * not ready.
+   * Runs `fn` (which is `HELPER_OPS[op]`) over the items `[0, count)`: `args` with the item range
+   * `[i, i + 1)` written at positions `rangeAt`, `rangeAt + 1`. This thread and the helper claim
+   * items one at a time from a shared counter, so a helper slowed down by other threads (e.g.
+   * XNNPACK's pool, which spins for a while after each of its operators) simply takes fewer.
+   * While the helper is not ready, runs `fn` once over the whole range here.
    */
-  split(args: readonly number[], own: () => void, whole: () => void): void;
+  run(op: number, fn: WasmFn, args: number[], rangeAt: number, count: number): void;
   /** Stops the worker. */
   terminate(): void;
+  /** Items the helper thread has run so far (for tests and diagnostics). */
+  readonly items: () => number;
 }
 
 /**
@@ -87,12 +122,13 @@ export interface ProductHelper {
  *
  * @example
  * ```ts
- * const helper = startProductHelper(memory, bytes);
- * helper.split([dt, v, mt, o, c, tiles, 8, 16], () => ex.filterGradProducts(dt, v, mt, o, c, tiles, 0, 8), all);
+ * const helper = startKernelHelper(memory, bytes);
+ * // the 16 products, both threads together (the range [from, to) is at positions 6, 7):
+ * helper.run(0, exports.filterGradProducts, [dt, v, mt, o, c, tiles, 0, 16], 6, 16);
  * ```
  */
-export function startProductHelper(memory: WasmMemory, bytes: Uint8Array): ProductHelper {
-  const control = new SharedArrayBuffer(4 * (ARGS + 8));
+export function startKernelHelper(memory: WasmMemory, bytes: Uint8Array): KernelHelper {
+  const control = new SharedArrayBuffer(4 * (ARGS + MAX_ARGS));
   const ctl = new Int32Array(control);
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { memory, bytes, control } });
   worker.unref();
@@ -100,23 +136,42 @@ export function startProductHelper(memory: WasmMemory, bytes: Uint8Array): Produ
   worker.on('error', () => undefined);
   let seq = 0;
   return {
-    split(args, own, whole) {
-      if (Atomics.load(ctl, READY) !== 1 || Atomics.load(ctl, FAILED) === 1) {
-        whole();
+    items: () => Atomics.load(ctl, ITEMS),
+    run(op, fn, args, rangeAt, count) {
+      if (args.length > MAX_ARGS) {
+        throw new BackendError(
+          'wasm',
+          `kernel helper: ${args.length} arguments, at most ${MAX_ARGS}`,
+        );
+      }
+      if (count < 2 || Atomics.load(ctl, READY) !== 1 || Atomics.load(ctl, FAILED) === 1) {
+        args[rangeAt] = 0;
+        args[rangeAt + 1] = count;
+        fn(...args);
         return;
       }
-      for (let k = 0; k < 8; k++) ctl[ARGS + k] = args[k] ?? 0;
+      ctl[OP] = op;
+      ctl[COUNT] = count;
+      ctl[RANGE] = rangeAt;
+      for (let k = 0; k < MAX_ARGS; k++) ctl[ARGS + k] = args[k] ?? 0;
+      Atomics.store(ctl, NEXT, 0);
       seq += 1;
       Atomics.store(ctl, JOB, seq);
       Atomics.notify(ctl, JOB);
-      own();
+      for (;;) {
+        const i = Atomics.add(ctl, NEXT, 1);
+        if (i >= count) break;
+        args[rangeAt] = i;
+        args[rangeAt + 1] = i + 1;
+        fn(...args);
+      }
       for (;;) {
         const done = Atomics.load(ctl, DONE);
         if (done === seq) break;
         Atomics.wait(ctl, DONE, done);
       }
       if (Atomics.load(ctl, FAILED) === 1) {
-        throw new BackendError('wasm', 'Winograd kernels: the helper thread failed a product');
+        throw new BackendError('wasm', 'kernel helper: a call failed on the helper thread');
       }
     },
     terminate() {

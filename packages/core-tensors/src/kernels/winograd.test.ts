@@ -22,6 +22,7 @@ import {
   winogradApplies,
   winogradConv2d,
   winogradConv2dBackpropInput,
+  winogradHelperJobs,
 } from './winograd.js';
 import { WINOGRAD_WASM_SHARED, WINOGRAD_WASM_UNSHARED } from './winograd-wasm.js';
 
@@ -108,6 +109,12 @@ for (const threads of [1, 2]) {
   describe(`Winograd convolutions on wasm, ${threads} thread(s)`, () => {
     beforeAll(async () => {
       await initBackend({ prefer: 'wasm', threads, winograd: true });
+      // Start the helper thread (2 threads) and give it time to come up, so that the tests below
+      // exercise the split path, not the single-thread fallback of its first milliseconds.
+      const x = randn(X_SHAPE, 0);
+      const w = randn([3, 3, X_SHAPE[3], OUT], 0);
+      tf.dispose([x, w, tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same')]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
     });
     afterAll(() => {
       setWinogradConvolutions(false);
@@ -243,6 +250,38 @@ for (const threads of [1, 2]) {
       }
     });
 
+    it('filter gradients of the other convolutions (packing-free product) match the definition', () => {
+      const cases: [number[], number[], number, Pad][] = [
+        [[2, 9, 7, 3], [3, 3, 3, 8], 2, 'same'], // stride 2
+        [[2, 9, 7, 5], [5, 3, 5, 12], 1, 'valid'], // 5×3
+        [[2, 9, 7, 4], [1, 1, 4, 8], 3, PADDINGS[2]!], // 1×1, stride 3, explicit
+        [[2, 9, 7, 3], [3, 3, 3, 6], 2, 'same'], // O not a multiple of 4: XNNPACK
+      ];
+      for (const [xs, ws, stride, pad] of cases) {
+        const g = tf.backend_util.computeConv2DInfo(
+          xs as [number, number, number, number],
+          ws as [number, number, number, number],
+          stride,
+          1,
+          pad,
+        );
+        const x = randn(xs, 19);
+        const dy = randn([xs[0]!, g.outHeight, g.outWidth, ws[3]!], 20);
+        const ref = conv2dFilterGradRef(x.dataSync(), dy.dataSync(), refGeometry(g), ws[3]!);
+        const dw = tf.engine().runKernel<tf.Tensor>(
+          tf.Conv2DBackpropFilter,
+          { x, dy },
+          { strides: stride, pad, dataFormat: 'NHWC', filterShape: ws },
+        );
+        const cmp = compareToReference(dw.dataSync(), ref.value, {
+          magnitude: ref.magnitude,
+          rtol: RTOL,
+        });
+        expect(cmp.ok, `${JSON.stringify(ws)} stride ${stride}: ${cmp.message}`).toBe(true);
+        tf.dispose([x, dy, dw]);
+      }
+    });
+
     it('negative control: a wrong padding or an unflipped filter fails the same comparison', () => {
       const backend = asWasmBackend(tf.backend(), 'test');
       const g = geometry('same');
@@ -282,6 +321,12 @@ for (const threads of [1, 2]) {
         .makeTensorFromTensorInfo(winogradConv2dBackpropInput(backend, info(dy), info(w), cg));
       expectClose(good, dxRef);
       tf.dispose([x, w, shifted, dy, wT, unflipped, good]);
+    });
+
+    it(threads === 1 ? 'has no helper thread' : 'splits the work with the helper thread', () => {
+      const jobs = winogradHelperJobs(asWasmBackend(tf.backend(), 'test'));
+      if (threads === 1) expect(jobs).toBeUndefined();
+      else expect(jobs).toBeGreaterThan(20);
     });
 
     it('keeps the wasm heap flat across calls (no leaked intermediates)', () => {

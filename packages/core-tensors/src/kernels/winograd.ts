@@ -5,18 +5,22 @@
  * Direct convolution spends 2·9·C·O flops per output pixel. F(2×2, 3×3) computes a 2×2 output
  * tile from a 4×4 input tile with 16 instead of 36 multiplications per channel pair: the input
  * tiles and filters are transformed (`Bᵀ d B`, `G g Gᵀ`), 16 independent matrix products
- * `[tiles, C] × [C, O]` multiply them (XNNPACK through the wasm `BatchMatMul`, multithreaded),
- * and an output transform (`Aᵀ M A`, with bias and ReLU fused) folds the tiles back. The filter
- * gradient is the transposed algorithm: `Gᵀ [Σ_tiles (A e Aᵀ) ⊙ (Bᵀ d B)] G`, 16 products
- * `[O, tiles] × [tiles, C]`. So every product has 2.25× fewer flops than the direct convolution's.
+ * `[tiles, C] × [C, O]` multiply them, and an output transform (`Aᵀ M A`, with bias and ReLU
+ * fused) folds the tiles back. The input gradient is the same convolution of `dy` with the filter
+ * rotated by 180°. The filter gradient is the transposed algorithm:
+ * `Gᵀ [Σ_tiles (A e Aᵀ) ⊙ (Bᵀ d B)] G`, 16 products `[O, tiles] × [tiles, C]`. Every product has
+ * 2.25× fewer flops than the direct convolution.
  *
- * The transforms are wasm SIMD functions compiled from AssemblyScript (`assembly/winograd.ts`,
- * embedded by `scripts/build-wasm.mjs` as `winograd-wasm.ts`). They import the wasm backend's own
- * memory, so they read and write tensors in place: no copies between heaps.
+ * All of it runs in MTU's own wasm SIMD module, compiled from AssemblyScript
+ * (`assembly/winograd.ts`, embedded by `scripts/build-wasm.mjs` as `winograd-wasm.ts`). It imports
+ * the wasm backend's memory, so it reads and writes tensors in place (no copies between heaps),
+ * and a helper thread (`winograd-helper.ts`) runs half of each transform and product. The
+ * products do not go to XNNPACK: its fully-connected operator packs its right operand on every
+ * call (both operands change every call here), and its thread pool competes with the helper.
  *
  * Rounding: the transforms add and subtract inputs before multiplying, so results differ from the
- * direct convolution's by a few float32 ulps of the operands' magnitude (relative errors ~1e-6 on
- * the reference step; the tests bound them against float64 definitions).
+ * direct convolution's in the last bits (relative errors ~1e-6 on the reference step; the tests
+ * bound them against float64 definitions).
  *
  * @module
  */
@@ -24,9 +28,11 @@ import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import {
+  HELPER_OPS,
   instantiate,
-  startProductHelper,
-  type ProductHelper,
+  startKernelHelper,
+  type KernelHelper,
+  type WasmFn,
   type WasmMemory,
 } from './winograd-helper.js';
 import { WINOGRAD_WASM_SHARED, WINOGRAD_WASM_UNSHARED } from './winograd-wasm.js';
@@ -35,7 +41,6 @@ import {
   asWasmBackend,
   disposeInfos,
   requireInputs,
-  runWasmKernel,
   type KernelArgs,
   type TensorInfo,
   type WasmBackend,
@@ -75,55 +80,52 @@ export function winogradConvolutionsEnabled(): boolean {
   return enabled;
 }
 
-/** The exports of `assembly/winograd.ts` (byte addresses and sizes; see that file). */
+/** The exports of `assembly/winograd.ts`. */
 interface WinogradExports {
-  inputTransform(
-    x: number,
-    n: number,
-    h: number,
-    w: number,
-    c: number,
-    padT: number,
-    padL: number,
-    th: number,
-    tw: number,
-    outs: number,
-  ): void;
-  filterTransform(filter: number, c: number, o: number, flip: number, outs: number): void;
-  outputTransform(
-    ins: number,
-    y: number,
-    n: number,
-    oh: number,
-    ow: number,
-    o: number,
-    th: number,
-    tw: number,
-    bias: number,
-    relu: number,
-  ): void;
-  gradTransformT(
-    dy: number,
-    n: number,
-    oh: number,
-    ow: number,
-    o: number,
-    th: number,
-    tw: number,
-    outs: number,
-  ): void;
-  filterGradOutput(ins: number, dw: number, c: number, o: number): void;
-  channelSums(dy: number, rows: number, o: number, out: number): void;
-  filterGradProducts(
-    dt: number,
-    v: number,
-    mt: number,
-    o: number,
-    c: number,
-    tiles: number,
-    from: number,
-    to: number,
-  ): void;
+  /** `(x, b0, b1, h, w, c, padT, padL, th, tw, outs)` */
+  readonly inputTransform: WasmFn;
+  /** `(filter, c, o, flip, outs)` */
+  readonly filterTransform: WasmFn;
+  /** `(ins, y, b0, b1, oh, ow, o, th, tw, bias, relu)` */
+  readonly outputTransform: WasmFn;
+  /** `(dy, n, b0, b1, oh, ow, o, th, tw, outs)` */
+  readonly gradTransformT: WasmFn;
+  /** `(ins, dw, c, o)` */
+  readonly filterGradOutput: WasmFn;
+  /** `(dy, rows, o, out)` */
+  readonly channelSums: WasmFn;
+  /** `(dt, v, mt, o, c, tiles, from, to)` */
+  readonly filterGradProducts: WasmFn;
+  /** `(v, u, m, tiles, c, o, from, to)` */
+  readonly forwardProducts: WasmFn;
+  /** `(a, b, c, m, n, k, from, to)`: rows `[4·from, 4·to)` of C = A·B */
+  readonly gemmRows: WasmFn;
+}
+
+/** The functions {@link parallel} splits between two threads (indices of `HELPER_OPS`). */
+type SplitOp =
+  | 'filterGradProducts'
+  | 'inputTransform'
+  | 'outputTransform'
+  | 'gradTransformT'
+  | 'forwardProducts'
+  | 'gemmRows';
+
+/**
+ * Runs `op(...before, from, to, ...after)` over the items `[0, count)` (images of a batch, the 16
+ * products, row blocks), shared with the helper thread when there is one.
+ */
+function parallel(
+  instance: Instance,
+  op: SplitOp,
+  count: number,
+  before: readonly number[],
+  after: readonly number[] = [],
+): void {
+  const fn = instance.exports[op];
+  const args = [...before, 0, count, ...after];
+  if (instance.helper === undefined) fn(...args);
+  else instance.helper.run(HELPER_OPS.indexOf(op), fn, args, before.length, count);
 }
 
 /** The wasm backend's module object, as far as finding its memory goes. */
@@ -135,7 +137,7 @@ interface EmscriptenMemoryHolder {
 /** The transforms instantiated on one wasm backend memory, and the helper thread if shared. */
 interface Instance {
   readonly exports: WinogradExports;
-  readonly helper: ProductHelper | undefined;
+  readonly helper: KernelHelper | undefined;
 }
 
 const instances = new Map<WasmMemory, Instance>();
@@ -159,6 +161,21 @@ function decode(base64: string): Uint8Array {
 }
 
 /** The transforms, instantiated once per wasm backend memory (compiled synchronously: 6 KB). */
+/**
+ * Jobs the helper thread of this backend's Winograd kernels has run, or `undefined` when there is
+ * no helper (single-threaded wasm, or no Winograd kernel has run yet). For tests and diagnostics.
+ *
+ * @example
+ * ```ts
+ * winogradHelperJobs(backend); // e.g. 12 after a few convolutions on 2 threads
+ * ```
+ */
+export function winogradHelperJobs(backend: WasmBackend): number | undefined {
+  const holder = backend.wasm as unknown as EmscriptenMemoryHolder;
+  const memory = holder.wasmMemory ?? holder.asm?.memory;
+  return memory === undefined ? undefined : instances.get(memory)?.helper?.items();
+}
+
 function instanceFor(backend: WasmBackend): Instance {
   const holder = backend.wasm as unknown as EmscriptenMemoryHolder;
   const memory = holder.wasmMemory ?? holder.asm?.memory;
@@ -169,15 +186,11 @@ function instanceFor(backend: WasmBackend): Instance {
   if (instance === undefined) {
     const shared = memory.buffer instanceof SharedArrayBuffer;
     const bytes = decode(shared ? WINOGRAD_WASM_SHARED : WINOGRAD_WASM_UNSHARED);
-    const exports = instantiate(bytes, memory) as unknown as WinogradExports;
-    instance = { exports, helper: shared ? startProductHelper(memory, bytes) : undefined };
+    const exports = instantiate(bytes, memory) as WinogradExports;
+    instance = { exports, helper: shared ? startKernelHelper(memory, bytes) : undefined };
     instances.set(memory, instance);
   }
   return instance;
-}
-
-function transforms(backend: WasmBackend): WinogradExports {
-  return instanceFor(backend).exports;
 }
 
 /**
@@ -233,12 +246,6 @@ function writeTable(backend: WasmBackend, table: TensorInfo, tensors: readonly T
   for (let k = 0; k < 16; k++) heap[at + k] = address(backend, tensors[k]!);
 }
 
-function tableOf(backend: WasmBackend, tensors: TensorInfo[]): Bank {
-  const table = allocOutput(backend, [16], 'int32');
-  writeTable(backend, table, tensors);
-  return { tensors, table };
-}
-
 function disposeBank(backend: WasmBackend, b: Bank): void {
   disposeInfos(backend, ...b.tensors, b.table);
 }
@@ -247,22 +254,6 @@ function address(backend: WasmBackend, info: TensorInfo): number {
   const data = backend.dataIdMap.get(info.dataId);
   if (data === undefined) throw new BackendError('wasm', 'tensor data is not on the wasm backend');
   return data.memoryOffset;
-}
-
-/** The 16 products `a_ξ × b_ξ` (each `[1, m, k] × [1, k, n]`), on XNNPACK. */
-function products(backend: WasmBackend, a: Bank, b: Bank): TensorInfo[] {
-  const out: TensorInfo[] = [];
-  for (let k = 0; k < 16; k++) {
-    out.push(
-      runWasmKernel(
-        backend,
-        'BatchMatMul',
-        { a: a.tensors[k]!, b: b.tensors[k]! },
-        { transposeA: false, transposeB: false },
-      ),
-    );
-  }
-  return out;
 }
 
 /** A stride-1 3×3 convolution of `x` `[N, H, W, C]` into `[N, OH, OW, O]` (shared by forward and input gradient). */
@@ -285,7 +276,8 @@ function convolve(
   bias: TensorInfo | undefined,
   relu: boolean,
 ): TensorInfo {
-  const wg = transforms(backend);
+  const instance = instanceFor(backend);
+  const wg = instance.exports;
   const { n, h, w, c, oh, ow, o, padT, padL } = dims;
   const th = Math.ceil(oh / 2);
   const tw = Math.ceil(ow / 2);
@@ -294,35 +286,19 @@ function convolve(
   const u = bank(backend, c, o);
   let m: Bank | undefined;
   try {
-    wg.inputTransform(
-      address(backend, x),
-      n,
-      h,
-      w,
-      c,
-      padT,
-      padL,
-      th,
-      tw,
-      address(backend, v.table),
-    );
+    const xAt = address(backend, x);
+    const vAt = address(backend, v.table);
+    parallel(instance, 'inputTransform', n, [xAt], [h, w, c, padT, padL, th, tw, vAt]);
     const fc = flip ? o : c; // filter [3, 3, fc, fo]
     const fo = flip ? c : o;
     wg.filterTransform(address(backend, filter), fc, fo, flip ? 1 : 0, address(backend, u.table));
-    m = tableOf(backend, products(backend, v, u));
+    m = bank(backend, tiles, o);
+    const [uAt, mAt] = [address(backend, u.table), address(backend, m.table)];
+    parallel(instance, 'forwardProducts', 16, [vAt, uAt, mAt, tiles, c, o]);
     const y = allocOutput(backend, [n, oh, ow, o]);
-    wg.outputTransform(
-      address(backend, m.table),
-      address(backend, y),
-      n,
-      oh,
-      ow,
-      o,
-      th,
-      tw,
-      bias === undefined ? 0 : address(backend, bias),
-      relu ? 1 : 0,
-    );
+    const yAt = address(backend, y);
+    const biasAt = bias === undefined ? 0 : address(backend, bias);
+    parallel(instance, 'outputTransform', n, [mAt, yAt], [oh, ow, o, th, tw, biasAt, relu ? 1 : 0]);
     return y;
   } finally {
     disposeBank(backend, v);
@@ -421,7 +397,7 @@ export function winogradConv2dBackpropFilter(
   dy: TensorInfo,
   g: ConvGeometry,
 ): TensorInfo {
-  const { exports: wg, helper } = instanceFor(backend);
+  const instance = instanceFor(backend);
   const { batch: n, inHeight: h, inWidth: w, inChannels: c } = g;
   const { outHeight: oh, outWidth: ow, outChannels: o } = g;
   const th = Math.ceil(oh / 2);
@@ -431,34 +407,19 @@ export function winogradConv2dBackpropFilter(
   const d = bank(backend, o, tiles);
   let m: Bank | undefined;
   try {
-    wg.inputTransform(
-      address(backend, x),
-      n,
-      h,
-      w,
-      c,
-      g.padTop,
-      g.padLeft,
-      th,
-      tw,
-      address(backend, v.table),
-    );
-    wg.gradTransformT(address(backend, dy), n, oh, ow, o, th, tw, address(backend, d.table));
     m = bank(backend, o, c);
-    const dt = address(backend, d.table);
-    const vt = address(backend, v.table);
-    const mt = address(backend, m.table);
-    const all = (): void => wg.filterGradProducts(dt, vt, mt, o, c, tiles, 0, 16);
-    if (helper === undefined) all();
-    else {
-      helper.split(
-        [dt, vt, mt, o, c, tiles, 8, 16],
-        () => wg.filterGradProducts(dt, vt, mt, o, c, tiles, 0, 8),
-        all,
-      );
-    }
+    const [xAt, dyAt] = [address(backend, x), address(backend, dy)];
+    const [vt, dt, mt] = [
+      address(backend, v.table),
+      address(backend, d.table),
+      address(backend, m.table),
+    ];
+    const { padTop: padT, padLeft: padL } = g;
+    parallel(instance, 'inputTransform', n, [xAt], [h, w, c, padT, padL, th, tw, vt]);
+    parallel(instance, 'gradTransformT', n, [dyAt, n], [oh, ow, o, th, tw, dt]);
+    parallel(instance, 'filterGradProducts', 16, [dt, vt, mt, o, c, tiles]);
     const dw = allocOutput(backend, [3, 3, c, o]);
-    wg.filterGradOutput(address(backend, m.table), address(backend, dw), c, o);
+    instance.exports.filterGradOutput(mt, address(backend, dw), c, o);
     return dw;
   } finally {
     disposeBank(backend, v);
@@ -581,11 +542,41 @@ export const winogradFusedConv2DConfig: tf.KernelConfig = {
 export function winogradBiasGradient(backend: WasmBackend, dy: TensorInfo): TensorInfo {
   const o = dy.shape[dy.shape.length - 1] ?? 0;
   const db = allocOutput(backend, [o]);
-  transforms(backend).channelSums(
+  instanceFor(backend).exports.channelSums(
     address(backend, dy),
     sizeOf(dy.shape) / o,
     o,
     address(backend, db),
   );
   return db;
+}
+
+/**
+ * `C = A · B` for row-major float32 `a` `[m, k]` and `b` `[k, n]` (any leading 1-dims), `n` a
+ * multiple of 4, on MTU's packing-free SIMD kernel (both threads): for products whose operands
+ * both change every call, like the filter gradient's `colsᵀ · dy`, where XNNPACK would first pack
+ * the `[k, n]` operand. Returns `[m, n]`, owned by the caller. Used while
+ * {@link setWinogradConvolutions} is on.
+ *
+ * @example
+ * ```ts
+ * const rows = mtuMatMul(backend, cols, dyT, kc + 1, o, n * oh * ow);
+ * ```
+ */
+export function mtuMatMul(
+  backend: WasmBackend,
+  a: TensorInfo,
+  b: TensorInfo,
+  m: number,
+  n: number,
+  k: number,
+): TensorInfo {
+  if (n % 4 !== 0 || sizeOf(a.shape) !== m * k || sizeOf(b.shape) !== n * k) {
+    throw new BackendError('wasm', `mtuMatMul: bad sizes m=${m} n=${n} k=${k}`);
+  }
+  const instance = instanceFor(backend);
+  const c = allocOutput(backend, [m, n]);
+  const [aAt, bAt, cAt] = [address(backend, a), address(backend, b), address(backend, c)];
+  parallel(instance, 'gemmRows', Math.ceil(m / 4), [aAt, bAt, cAt, m, n, k]);
+  return c;
 }
