@@ -39,7 +39,8 @@ const USAGE = `Usage: pnpm bench:step [options]
                      at the default size the cpu backend needs about a minute per step
   --profile          time each kernel over --steps steps and print where the time goes
   --autodiff         use stock tfjs ops and autodiff instead of the hand-written gradients
-  --winograd         wasm: 3×3 stride-1 convolutions by Winograd F(2×2, 3×3)
+  --convolutions <xnnpack|mtu>  wasm convolution kernels (default: xnnpack); mtu: MTU's own
+                     (Winograd F(2×2, 3×3) for 3×3 stride 1, packing-free filter gradients)
   --help             this text`;
 
 interface Args {
@@ -54,7 +55,7 @@ interface Args {
   compareCpu: boolean;
   profile: boolean;
   autodiff: boolean;
-  winograd: boolean;
+  convolutions: 'xnnpack' | 'mtu';
 }
 
 class UsageError extends Error {}
@@ -78,7 +79,7 @@ function parse(argv: string[]): Args | 'help' {
         'compare-cpu': { type: 'boolean' },
         profile: { type: 'boolean' },
         autodiff: { type: 'boolean' },
-        winograd: { type: 'boolean' },
+        convolutions: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -112,8 +113,13 @@ function parse(argv: string[]): Args | 'help' {
     compareCpu: values['compare-cpu'] === true,
     profile: values.profile === true,
     autodiff: values.autodiff === true,
-    winograd: values.winograd === true,
+    convolutions: convolutionsArg(values.convolutions),
   };
+}
+
+function convolutionsArg(value: string | undefined): 'xnnpack' | 'mtu' {
+  if (value === undefined || value === 'xnnpack' || value === 'mtu') return value ?? 'xnnpack';
+  throw new UsageError(`--convolutions must be xnnpack or mtu (got '${value}')`);
 }
 
 function median(xs: readonly number[]): number {
@@ -142,8 +148,8 @@ function refStep(args: Args): RefStep {
 async function init(args: Args): Promise<BackendInfo> {
   return initBackend(
     args.threads === undefined
-      ? { prefer: args.backend, winograd: args.winograd }
-      : { prefer: args.backend, threads: args.threads, winograd: args.winograd },
+      ? { prefer: args.backend, convolutions: args.convolutions }
+      : { prefer: args.backend, threads: args.threads, convolutions: args.convolutions },
   );
 }
 
@@ -177,7 +183,7 @@ async function time(args: Args): Promise<void> {
     msPerStepMedian: round(msMedian, 2),
     gflops: round(gflops, 2),
     steps: args.steps,
-    ...(args.winograd ? { winograd: true } : {}),
+    ...(args.convolutions === 'mtu' ? { convolutions: 'mtu' } : {}),
   };
   if (args.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -188,7 +194,7 @@ async function time(args: Args): Promise<void> {
     ['model', result.model],
     ['backend', `${info.name}${info.gpu ? ' (gpu)' : ''}`],
     ['threads', String(info.threads)],
-    ['3×3 stride-1 convolutions', args.winograd ? 'Winograd F(2×2, 3×3)' : 'direct'],
+    ['convolution kernels', args.convolutions],
     ['GFLOP per step', (ref.flops / 1e9).toFixed(3)],
     ['steps (after warm-up)', `${args.steps} (${args.warmup})`],
     ['ms/step median', msMedian.toFixed(1)],

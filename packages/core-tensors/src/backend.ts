@@ -21,7 +21,8 @@ import { BackendError, ConfigError } from './errors.js';
 import {
   registerWasmGradientKernels,
   releaseWinogradHelpers,
-  setWinogradConvolutions,
+  setWasmConvolutions,
+  type WasmConvolutions,
 } from './kernels/index.js';
 import { tf } from './tf.js';
 
@@ -50,13 +51,14 @@ export interface BackendOptions {
    */
   readonly importer?: (specifier: string) => Promise<unknown>;
   /**
-   * Wasm only: compute 3×3, stride-1 convolutions (forward, input and filter gradients; at least 16
-   * channels, multiples of 4) with Winograd F(2×2, 3×3) kernels — about a quarter faster on the
-   * reference step, with float32 results that differ from the direct kernels' in the last bits
-   * (see the README). Default `false`; when given, it sets `setWinogradConvolutions` for every
-   * backend, when omitted that setting is left as it is.
+   * Wasm only: which kernels compute convolutions — `'xnnpack'` (the default: tfjs' XNNPACK
+   * kernels, with which MTU's recorded results were computed) or `'mtu'` (MTU's own wasm SIMD
+   * kernels: Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions and packing-free filter-gradient
+   * products, on two threads; about a quarter faster on the reference step, with float32 results
+   * that differ in the last bits). When given it is set for every backend (`setWasmConvolutions`);
+   * when omitted the current choice stays.
    */
-  readonly winograd?: boolean;
+  readonly convolutions?: WasmConvolutions;
 }
 
 /** What {@link initBackend} chose. */
@@ -128,7 +130,7 @@ const defaultImporter: ModuleImporter = (specifier) => import(specifier);
 export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const prefer = resolvePreference(options.prefer);
   const threads = resolveThreads(options.threads);
-  if (options.winograd !== undefined) setWinogradConvolutions(options.winograd);
+  if (options.convolutions !== undefined) setWasmConvolutions(options.convolutions);
   const importer = options.importer ?? defaultImporter;
 
   if (prefer === 'cpu') return useCpu();

@@ -71,8 +71,9 @@ export type { RefStep, RefStepFlops, RefStepOptions } from './ref-step.js';
 export {
   registerWasmGradientKernels,
   setConvWorkspaceLimit,
-  setWinogradConvolutions,
+  setWasmConvolutions,
   WASM_GRADIENT_KERNELS,
   wasmGradientKernelsRegistered,
-  winogradConvolutionsEnabled,
+  wasmConvolutions,
 } from './kernels/index.js';
+export type { WasmConvolutions } from './kernels/index.js';

@@ -46,10 +46,10 @@ import {
 } from './wasm-backend.js';
 import {
   mtuMatMul,
+  wasmConvolutions,
   winogradApplies,
   winogradBiasGradient,
   winogradConv2dBackpropFilter,
-  winogradConvolutionsEnabled,
 } from './winograd.js';
 
 /** Default largest im2col workspace, in float32 elements (64 MiB). */
@@ -257,7 +257,7 @@ function gradientRows(
   try {
     if (rowsPerChunk >= oh) {
       const cols = fillColumns(backend, xT, wq, g, 0, oh, withBias);
-      if (winogradConvolutionsEnabled() && o % 4 === 0) {
+      if (wasmConvolutions() === 'mtu' && o % 4 === 0) {
         // MTU's kernels: no packing of dy (see mtuMatMul).
         const product = mtuMatMul(backend, cols, dyT, rows, o, m);
         disposeInfos(backend, cols);

@@ -50,13 +50,10 @@ import {
   winogradConv2DConfig,
   winogradFusedConv2DConfig,
 } from './winograd.js';
+export type { WasmConvolutions } from './winograd.js';
 
 export { setConvWorkspaceLimit } from './conv2d-backprop-filter.js';
-export {
-  releaseWinogradHelpers,
-  setWinogradConvolutions,
-  winogradConvolutionsEnabled,
-} from './winograd.js';
+export { releaseWinogradHelpers, setWasmConvolutions, wasmConvolutions } from './winograd.js';
 
 const CONFIGS: readonly tf.KernelConfig[] = [
   conv2dBackpropFilterConfig,

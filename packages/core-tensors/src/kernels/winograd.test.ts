@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { initBackend, shutdownBackend } from '../backend.js';
+import { ConfigError } from '../errors.js';
 import { compareToReference } from '../testing/grad-check.js';
 import { useLeakGuard } from '../testing/leak-guard.js';
 import { tf } from '../tf.js';
@@ -18,7 +19,8 @@ import {
 import { convGeometry } from './conv-geometry.js';
 import { asWasmBackend, type TensorInfo } from './wasm-backend.js';
 import {
-  setWinogradConvolutions,
+  setWasmConvolutions,
+  wasmConvolutions,
   winogradApplies,
   winogradConv2d,
   winogradConv2dBackpropInput,
@@ -108,7 +110,7 @@ function sectionIds(bytes: Uint8Array): number[] {
 for (const threads of [1, 2]) {
   describe(`Winograd convolutions on wasm, ${threads} thread(s)`, () => {
     beforeAll(async () => {
-      await initBackend({ prefer: 'wasm', threads, winograd: true });
+      await initBackend({ prefer: 'wasm', threads, convolutions: 'mtu' });
       // Start the helper thread (2 threads) and give it time to come up, so that the tests below
       // exercise the split path, not the single-thread fallback of its first milliseconds.
       const x = randn(X_SHAPE, 0);
@@ -117,7 +119,7 @@ for (const threads of [1, 2]) {
       await new Promise((resolve) => setTimeout(resolve, 300));
     });
     afterAll(() => {
-      setWinogradConvolutions(false);
+      setWasmConvolutions('xnnpack');
       shutdownBackend();
     });
     useLeakGuard({ beforeEach, afterEach });
@@ -215,9 +217,9 @@ for (const threads of [1, 2]) {
             .map((t) => t.dataSync() as Float32Array),
         );
       const wino = grads();
-      setWinogradConvolutions(false);
+      setWasmConvolutions('xnnpack');
       const direct = grads();
-      setWinogradConvolutions(true);
+      setWasmConvolutions('mtu');
       for (let k = 0; k < 2; k++) {
         const scale = Math.max(...direct[k]!.map(Math.abs));
         const err = Math.max(...wino[k]!.map((v, i) => Math.abs(v - direct[k]![i]!)));
@@ -268,11 +270,13 @@ for (const threads of [1, 2]) {
         const x = randn(xs, 19);
         const dy = randn([xs[0]!, g.outHeight, g.outWidth, ws[3]!], 20);
         const ref = conv2dFilterGradRef(x.dataSync(), dy.dataSync(), refGeometry(g), ws[3]!);
-        const dw = tf.engine().runKernel<tf.Tensor>(
-          tf.Conv2DBackpropFilter,
-          { x, dy },
-          { strides: stride, pad, dataFormat: 'NHWC', filterShape: ws },
-        );
+        const dw = tf
+          .engine()
+          .runKernel<tf.Tensor>(
+            tf.Conv2DBackpropFilter,
+            { x, dy },
+            { strides: stride, pad, dataFormat: 'NHWC', filterShape: ws },
+          );
         const cmp = compareToReference(dw.dataSync(), ref.value, {
           magnitude: ref.magnitude,
           rtol: RTOL,
@@ -348,6 +352,18 @@ for (const threads of [1, 2]) {
     });
   });
 }
+
+describe('setWasmConvolutions', () => {
+  it('switches between the kernels, returns the previous choice and rejects other values', () => {
+    expect(wasmConvolutions()).toBe('xnnpack');
+    expect(setWasmConvolutions('mtu')).toBe('xnnpack');
+    expect(wasmConvolutions()).toBe('mtu');
+    expect(() => setWasmConvolutions('fast' as never)).toThrow(ConfigError);
+    expect(() => setWasmConvolutions('fast' as never)).toThrow(/convolutions/);
+    expect(setWasmConvolutions('xnnpack')).toBe('mtu');
+    expect(wasmConvolutions()).toBe('xnnpack');
+  });
+});
 
 describe('the embedded Winograd wasm modules', () => {
   it('import only env.memory and hold no data, globals or start function', () => {

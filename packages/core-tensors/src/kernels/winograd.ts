@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { BackendError } from '../errors.js';
+import { BackendError, ConfigError } from '../errors.js';
 import { tf } from '../tf.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import {
@@ -46,38 +46,50 @@ import {
   type WasmBackend,
 } from './wasm-backend.js';
 
+/** Which kernels compute wasm convolutions: see {@link setWasmConvolutions}. */
+export type WasmConvolutions = 'xnnpack' | 'mtu';
+
 let enabled = false;
 
 /**
- * Turns the Winograd convolutions on or off for the wasm backend (off by default) and returns the
- * previous setting. While on, MTU's wasm `Conv2D`, `FusedConv2D` (linear or ReLU activation),
- * `Conv2DBackpropInput` and filter-gradient kernels compute every convolution that
- * {@link winogradApplies} to with F(2×2, 3×3); the rest keep the direct kernels.
- * `initBackend({ winograd: true })` calls this.
+ * Chooses the kernels of wasm convolutions and returns the previous choice:
+ *
+ * - `'xnnpack'` (the default): tfjs' XNNPACK convolutions and MTU's gradient kernels built on them
+ *   (every result recorded in MTU's READMEs was computed this way);
+ * - `'mtu'`: MTU's own wasm SIMD kernels where they apply — Winograd F(2×2, 3×3) for the forward
+ *   pass, input gradient and filter + bias gradients of 3×3 stride-1 convolutions (see
+ *   {@link winogradApplies}), and a packing-free product for the other filter gradients — run on
+ *   two threads. About a quarter faster on the reference step; float32 results differ from
+ *   `'xnnpack'`'s in the last bits.
+ *
+ * `initBackend({ convolutions })` calls this.
  *
  * @example
  * ```ts
- * const before = setWinogradConvolutions(true);
+ * const before = setWasmConvolutions('mtu');
  * // ... train ...
- * setWinogradConvolutions(before);
+ * setWasmConvolutions(before);
  * ```
  */
-export function setWinogradConvolutions(on: boolean): boolean {
-  const before = enabled;
-  enabled = on;
+export function setWasmConvolutions(kind: WasmConvolutions): WasmConvolutions {
+  if (kind !== 'xnnpack' && kind !== 'mtu') {
+    throw new ConfigError('convolutions', String(kind), "expected 'xnnpack' or 'mtu'");
+  }
+  const before = wasmConvolutions();
+  enabled = kind === 'mtu';
   return before;
 }
 
 /**
- * Whether the Winograd convolutions are on (see {@link setWinogradConvolutions}).
+ * The kernels wasm convolutions currently use (see {@link setWasmConvolutions}).
  *
  * @example
  * ```ts
- * if (winogradConvolutionsEnabled()) console.log('3×3 convolutions use Winograd F(2×2, 3×3)');
+ * if (wasmConvolutions() === 'mtu') console.log('3×3 convolutions use Winograd F(2×2, 3×3)');
  * ```
  */
-export function winogradConvolutionsEnabled(): boolean {
-  return enabled;
+export function wasmConvolutions(): WasmConvolutions {
+  return enabled ? 'mtu' : 'xnnpack';
 }
 
 /** The exports of `assembly/winograd.ts`. */
@@ -556,7 +568,7 @@ export function winogradBiasGradient(backend: WasmBackend, dy: TensorInfo): Tens
  * multiple of 4, on MTU's packing-free SIMD kernel (both threads): for products whose operands
  * both change every call, like the filter gradient's `colsᵀ · dy`, where XNNPACK would first pack
  * the `[k, n]` operand. Returns `[m, n]`, owned by the caller. Used while
- * {@link setWinogradConvolutions} is on.
+ * {@link setWasmConvolutions} is `'mtu'`.
  *
  * @example
  * ```ts
