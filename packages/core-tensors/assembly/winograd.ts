@@ -1,117 +1,30 @@
-// Winograd F(2×2, 3×3) transforms for MTU's wasm convolution kernels (AssemblyScript, wasm SIMD).
+// Winograd F(4×4, 3×3) convolutions for MTU's wasm kernels (AssemblyScript, wasm SIMD): the
+// transforms, and the matrix products between them.
 //
 // These functions run on the memory of tfjs' wasm backend (imported, never allocated from): every
-// pointer is a byte address of float32 data that a tfjs tensor owns. They only transform; the
-// 16 matrix products between the transforms run on XNNPACK through tfjs' `BatchMatMul`.
+// pointer is a byte address of float32 data that a tfjs tensor owns.
 //
-// Notation (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks"), for one 4×4
-// input tile d, 3×3 filter g and 2×2 output tile y:
+// Notation (Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks"), for one 6×6
+// input tile d, 3×3 filter g and 4×4 output tile y, with the points 0, ±1, ±2, ∞:
 //   y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A
-//   Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
-//   G  = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]
-//   Aᵀ = [1 1 1 0; 0 1 -1 -1]
+//   Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1]
+//   G  = [¼ 0 0; -⅙ -⅙ -⅙; -⅙ ⅙ -⅙; 1/24 1/12 ⅙; 1/24 -1/12 ⅙; 0 0 1]
+//   Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
 // The filter gradient of the same convolution is the transposed bilinear algorithm:
-//   ∂L/∂g = Gᵀ [(A e Aᵀ) ⊙ (Bᵀ d B)] G   summed over tiles, with e the 2×2 tile of ∂L/∂y.
+//   ∂L/∂g = Gᵀ [Σ_tiles (A e Aᵀ) ⊙ (Bᵀ d B)] G,  with e the 4×4 tile of ∂L/∂y.
 //
-// Layouts: activations are NHWC. The 16 transformed matrices ξ = 0..15 (ξ = 4·row + col of the
-// 4×4 transform domain) each live in their own tensor; `outs` / `ins` point at a table of 16
-// u32 byte addresses. Tiles are numbered t = (n·TH + i)·TW + j for the output tile at rows
-// 2i, 2i+1 and columns 2j, 2j+1. Channel counts are multiples of 4 (checked by the caller).
-
+// Layouts: activations are NHWC. The 36 transformed matrices ξ = 6·row + col of the 6×6
+// transform domain are addressed through a table of 36 u32 byte addresses (`outs` / `ins`).
+// Tiles are numbered t = (n·TH + i)·TW + j for the output tile at rows 4i … 4i+3 and columns
+// 4j … 4j+3. Channel counts are multiples of 4 (checked by the caller).
+//
+// Each 2-D transform runs as two 1-D passes; the first pass parks its results in the destination
+// (or source) matrices at the positions the second pass reads them from, so no scratch memory is
+// needed and two threads working on different tiles never touch the same bytes.
 
 @inline
 function ptrAt(table: usize, k: i32): usize {
   return <usize>load<u32>(table + (<usize>k << 2));
-}
-
-/**
- * V_ξ[t, c] = (Bᵀ d_t,c B)_ξ: x `[N, H, W, C]`, tile t reads rows 2i − padT … 2i − padT + 3 and
- * columns 2j − padL … + 3 (zero outside the input). Each V_ξ is `[N·TH·TW, C]`. Only the images
- * `b0 ≤ b < b1` are transformed (two threads split the batch).
- */
-export function inputTransform(
-  x: usize,
-  b0: i32,
-  b1: i32,
-  h: i32,
-  w: i32,
-  c: i32,
-  padT: i32,
-  padL: i32,
-  th: i32,
-  tw: i32,
-  outs: usize,
-): void {
-  const rowStride = <usize>(w * c) << 2;
-  const pixel = <usize>c << 2;
-  const zero = f32x4.splat(0);
-  let t = <usize>(b0 * th * tw);
-  for (let b = b0; b < b1; b++) {
-    const image = x + <usize>(b * h) * rowStride;
-    for (let i = 0; i < th; i++) {
-      const r0 = 2 * i - padT;
-      for (let j = 0; j < tw; j++) {
-        const c0 = 2 * j - padL;
-        const interior = r0 >= 0 && r0 + 4 <= h && c0 >= 0 && c0 + 4 <= w;
-        const tileOffset = t * pixel;
-        for (let ch = 0; ch < c; ch += 4) {
-          const chOffset = <usize>ch << 2;
-          // d[r][s] for the 16 positions of the tile.
-          let d00 = zero, d01 = zero, d02 = zero, d03 = zero;
-          let d10 = zero, d11 = zero, d12 = zero, d13 = zero;
-          let d20 = zero, d21 = zero, d22 = zero, d23 = zero;
-          let d30 = zero, d31 = zero, d32 = zero, d33 = zero;
-          if (interior) {
-            const p = image + <usize>r0 * rowStride + <usize>c0 * pixel + chOffset;
-            d00 = v128.load(p); d01 = v128.load(p + pixel); d02 = v128.load(p + 2 * pixel); d03 = v128.load(p + 3 * pixel);
-            const p1 = p + rowStride;
-            d10 = v128.load(p1); d11 = v128.load(p1 + pixel); d12 = v128.load(p1 + 2 * pixel); d13 = v128.load(p1 + 3 * pixel);
-            const p2 = p1 + rowStride;
-            d20 = v128.load(p2); d21 = v128.load(p2 + pixel); d22 = v128.load(p2 + 2 * pixel); d23 = v128.load(p2 + 3 * pixel);
-            const p3 = p2 + rowStride;
-            d30 = v128.load(p3); d31 = v128.load(p3 + pixel); d32 = v128.load(p3 + 2 * pixel); d33 = v128.load(p3 + 3 * pixel);
-          } else {
-            d00 = loadOrZero(image, r0, c0, h, w, rowStride, pixel, chOffset);
-            d01 = loadOrZero(image, r0, c0 + 1, h, w, rowStride, pixel, chOffset);
-            d02 = loadOrZero(image, r0, c0 + 2, h, w, rowStride, pixel, chOffset);
-            d03 = loadOrZero(image, r0, c0 + 3, h, w, rowStride, pixel, chOffset);
-            d10 = loadOrZero(image, r0 + 1, c0, h, w, rowStride, pixel, chOffset);
-            d11 = loadOrZero(image, r0 + 1, c0 + 1, h, w, rowStride, pixel, chOffset);
-            d12 = loadOrZero(image, r0 + 1, c0 + 2, h, w, rowStride, pixel, chOffset);
-            d13 = loadOrZero(image, r0 + 1, c0 + 3, h, w, rowStride, pixel, chOffset);
-            d20 = loadOrZero(image, r0 + 2, c0, h, w, rowStride, pixel, chOffset);
-            d21 = loadOrZero(image, r0 + 2, c0 + 1, h, w, rowStride, pixel, chOffset);
-            d22 = loadOrZero(image, r0 + 2, c0 + 2, h, w, rowStride, pixel, chOffset);
-            d23 = loadOrZero(image, r0 + 2, c0 + 3, h, w, rowStride, pixel, chOffset);
-            d30 = loadOrZero(image, r0 + 3, c0, h, w, rowStride, pixel, chOffset);
-            d31 = loadOrZero(image, r0 + 3, c0 + 1, h, w, rowStride, pixel, chOffset);
-            d32 = loadOrZero(image, r0 + 3, c0 + 2, h, w, rowStride, pixel, chOffset);
-            d33 = loadOrZero(image, r0 + 3, c0 + 3, h, w, rowStride, pixel, chOffset);
-          }
-          // Columns: e[r][·] = Bᵀ d[·] applied down each column (rows combine).
-          const e00 = f32x4.sub(d00, d20), e01 = f32x4.sub(d01, d21), e02 = f32x4.sub(d02, d22), e03 = f32x4.sub(d03, d23);
-          const e10 = f32x4.add(d10, d20), e11 = f32x4.add(d11, d21), e12 = f32x4.add(d12, d22), e13 = f32x4.add(d13, d23);
-          const e20 = f32x4.sub(d20, d10), e21 = f32x4.sub(d21, d11), e22 = f32x4.sub(d22, d12), e23 = f32x4.sub(d23, d13);
-          const e30 = f32x4.sub(d10, d30), e31 = f32x4.sub(d11, d31), e32 = f32x4.sub(d12, d32), e33 = f32x4.sub(d13, d33);
-          const o = tileOffset + chOffset;
-          // Rows: (e B)[r][·] combines columns the same way.
-          storeRow(outs, 0, o, e00, e01, e02, e03);
-          storeRow(outs, 4, o, e10, e11, e12, e13);
-          storeRow(outs, 8, o, e20, e21, e22, e23);
-          storeRow(outs, 12, o, e30, e31, e32, e33);
-        }
-        t++;
-      }
-    }
-  }
-}
-
-@inline
-function storeRow(outs: usize, base: i32, o: usize, a: v128, b: v128, c: v128, d: v128): void {
-  v128.store(ptrAt(outs, base) + o, f32x4.sub(a, c));
-  v128.store(ptrAt(outs, base + 1) + o, f32x4.add(b, c));
-  v128.store(ptrAt(outs, base + 2) + o, f32x4.sub(c, b));
-  v128.store(ptrAt(outs, base + 3) + o, f32x4.sub(b, d));
 }
 
 @inline
@@ -129,6 +42,94 @@ function loadOrZero(
   return v128.load(image + <usize>r * rowStride + <usize>s * pixel + chOffset);
 }
 
+/** Bᵀ d for one column of 6 vectors, stored at the 6 given addresses. */
+@inline
+function bt6Store(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, p0: usize, p1: usize, p2: usize, p3: usize, p4: usize, p5: usize): void {
+  const four = f32x4.splat(4), five = f32x4.splat(5), two = f32x4.splat(2);
+  v128.store(p0, f32x4.add(f32x4.sub(f32x4.mul(four, d0), f32x4.mul(five, d2)), d4));
+  v128.store(p1, f32x4.sub(f32x4.add(d3, d4), f32x4.mul(four, f32x4.add(d1, d2))));
+  v128.store(p2, f32x4.add(f32x4.sub(d4, d3), f32x4.mul(four, f32x4.sub(d1, d2))));
+  v128.store(p3, f32x4.add(f32x4.sub(d4, d2), f32x4.mul(two, f32x4.sub(d3, d1))));
+  v128.store(p4, f32x4.sub(f32x4.sub(d4, d2), f32x4.mul(two, f32x4.sub(d3, d1))));
+  v128.store(p5, f32x4.add(f32x4.sub(f32x4.mul(four, d1), f32x4.mul(five, d3)), d5));
+}
+
+/**
+ * V_ξ[t, c] = (Bᵀ d_t,c B)_ξ: x `[N, H, W, C]`; tile t reads rows 4i − padT … 4i − padT + 5 and
+ * columns 4j − padL … + 5 (zero outside the input). Each of the 36 V_ξ (ξ = 6·row + col) is
+ * `[N·TH·TW, C]`. Only the images `b0 ≤ b < b1` are transformed (two threads split the batch).
+ */
+export function inputTransform(
+  x: usize,
+  b0: i32,
+  b1: i32,
+  h: i32,
+  w: i32,
+  c: i32,
+  padT: i32,
+  padL: i32,
+  th: i32,
+  tw: i32,
+  outs: usize,
+): void {
+  const rowStride = <usize>(w * c) << 2;
+  const pixel = <usize>c << 2;
+  let t = <usize>(b0 * th * tw);
+  for (let b = b0; b < b1; b++) {
+    const image = x + <usize>(b * h) * rowStride;
+    for (let i = 0; i < th; i++) {
+      const r0 = 4 * i - padT;
+      for (let j = 0; j < tw; j++) {
+        const c0 = 4 * j - padL;
+        const interior = r0 >= 0 && r0 + 6 <= h && c0 >= 0 && c0 + 6 <= w;
+        const tileOffset = t * pixel;
+        for (let ch = 0; ch < c; ch += 4) {
+          const chOffset = <usize>ch << 2;
+          const o = tileOffset + chOffset;
+          // Pass 1, down each column s: t[r][s] parked at V_{6r+s}.
+          for (let s = 0; s < 6; s++) {
+            let d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128;
+            if (interior) {
+              const p = image + <usize>r0 * rowStride + <usize>(c0 + s) * pixel + chOffset;
+              d0 = v128.load(p); d1 = v128.load(p + rowStride); d2 = v128.load(p + 2 * rowStride);
+              d3 = v128.load(p + 3 * rowStride); d4 = v128.load(p + 4 * rowStride); d5 = v128.load(p + 5 * rowStride);
+            } else {
+              d0 = loadOrZero(image, r0, c0 + s, h, w, rowStride, pixel, chOffset);
+              d1 = loadOrZero(image, r0 + 1, c0 + s, h, w, rowStride, pixel, chOffset);
+              d2 = loadOrZero(image, r0 + 2, c0 + s, h, w, rowStride, pixel, chOffset);
+              d3 = loadOrZero(image, r0 + 3, c0 + s, h, w, rowStride, pixel, chOffset);
+              d4 = loadOrZero(image, r0 + 4, c0 + s, h, w, rowStride, pixel, chOffset);
+              d5 = loadOrZero(image, r0 + 5, c0 + s, h, w, rowStride, pixel, chOffset);
+            }
+            bt6Store(d0, d1, d2, d3, d4, d5,
+              ptrAt(outs, s) + o, ptrAt(outs, 6 + s) + o, ptrAt(outs, 12 + s) + o,
+              ptrAt(outs, 18 + s) + o, ptrAt(outs, 24 + s) + o, ptrAt(outs, 30 + s) + o);
+          }
+          // Pass 2, along each row r: V_{6r+q} = Σ_s t[r][s]·B[s][q].
+          for (let r = 0; r < 6; r++) {
+            const p0 = ptrAt(outs, 6 * r) + o, p1 = ptrAt(outs, 6 * r + 1) + o, p2 = ptrAt(outs, 6 * r + 2) + o;
+            const p3 = ptrAt(outs, 6 * r + 3) + o, p4 = ptrAt(outs, 6 * r + 4) + o, p5 = ptrAt(outs, 6 * r + 5) + o;
+            bt6Store(v128.load(p0), v128.load(p1), v128.load(p2), v128.load(p3), v128.load(p4), v128.load(p5),
+              p0, p1, p2, p3, p4, p5);
+          }
+        }
+        t++;
+      }
+    }
+  }
+}
+
+/** G g for one column of 3 scalars, stored at 6 addresses. */
+@inline
+function g6Store(g0: f32, g1: f32, g2: f32, p0: usize, p1: usize, p2: usize, p3: usize, p4: usize, p5: usize): void {
+  store<f32>(p0, g0 * <f32>0.25);
+  store<f32>(p1, -(g0 + g1 + g2) / <f32>6);
+  store<f32>(p2, -(g0 - g1 + g2) / <f32>6);
+  store<f32>(p3, g0 / <f32>24 + g1 / <f32>12 + g2 / <f32>6);
+  store<f32>(p4, g0 / <f32>24 - g1 / <f32>12 + g2 / <f32>6);
+  store<f32>(p5, g2);
+}
+
 /**
  * U_ξ = (G g Gᵀ)_ξ for every filter slice: `filter` `[3, 3, C, O]`. Unflipped, U_ξ is `[C, O]`
  * (forward convolution). Flipped (`flip` ≠ 0), g is the filter rotated by 180° and U_ξ is
@@ -139,41 +140,40 @@ export function filterTransform(filter: usize, c: i32, o: i32, flip: i32, outs: 
   for (let ci = 0; ci < c; ci++) {
     for (let co = 0; co < o; co++) {
       const p = filter + (<usize>(ci * o + co) << 2);
-      let g00 = load<f32>(p), g01 = load<f32>(p + tap), g02 = load<f32>(p + 2 * tap);
-      let g10 = load<f32>(p + 3 * tap), g11 = load<f32>(p + 4 * tap), g12 = load<f32>(p + 5 * tap);
-      let g20 = load<f32>(p + 6 * tap), g21 = load<f32>(p + 7 * tap), g22 = load<f32>(p + 8 * tap);
-      if (flip != 0) {
-        let s = g00; g00 = g22; g22 = s;
-        s = g01; g01 = g21; g21 = s;
-        s = g02; g02 = g20; g20 = s;
-        s = g10; g10 = g12; g12 = s;
-      }
-      // Rows: G g (4×3).
-      const a00 = g00, a01 = g01, a02 = g02;
-      const a10 = <f32>0.5 * (g00 + g10 + g20), a11 = <f32>0.5 * (g01 + g11 + g21), a12 = <f32>0.5 * (g02 + g12 + g22);
-      const a20 = <f32>0.5 * (g00 - g10 + g20), a21 = <f32>0.5 * (g01 - g11 + g21), a22 = <f32>0.5 * (g02 - g12 + g22);
-      const a30 = g20, a31 = g21, a32 = g22;
       const at = <usize>(flip != 0 ? co * c + ci : ci * o + co) << 2;
-      storeGRow(outs, 0, at, a00, a01, a02);
-      storeGRow(outs, 4, at, a10, a11, a12);
-      storeGRow(outs, 8, at, a20, a21, a22);
-      storeGRow(outs, 12, at, a30, a31, a32);
+      // Pass 1, down each filter column kw: (G g)[r][kw] parked at U_{6r+kw}.
+      for (let kw = 0; kw < 3; kw++) {
+        let g0: f32, g1: f32, g2: f32;
+        if (flip != 0) {
+          g0 = load<f32>(p + <usize>(8 - kw) * tap);
+          g1 = load<f32>(p + <usize>(5 - kw) * tap);
+          g2 = load<f32>(p + <usize>(2 - kw) * tap);
+        } else {
+          g0 = load<f32>(p + <usize>kw * tap);
+          g1 = load<f32>(p + <usize>(3 + kw) * tap);
+          g2 = load<f32>(p + <usize>(6 + kw) * tap);
+        }
+        g6Store(g0, g1, g2,
+          ptrAt(outs, kw) + at, ptrAt(outs, 6 + kw) + at, ptrAt(outs, 12 + kw) + at,
+          ptrAt(outs, 18 + kw) + at, ptrAt(outs, 24 + kw) + at, ptrAt(outs, 30 + kw) + at);
+      }
+      // Pass 2, along each row r.
+      for (let r = 0; r < 6; r++) {
+        const g0 = load<f32>(ptrAt(outs, 6 * r) + at);
+        const g1 = load<f32>(ptrAt(outs, 6 * r + 1) + at);
+        const g2 = load<f32>(ptrAt(outs, 6 * r + 2) + at);
+        g6Store(g0, g1, g2,
+          ptrAt(outs, 6 * r) + at, ptrAt(outs, 6 * r + 1) + at, ptrAt(outs, 6 * r + 2) + at,
+          ptrAt(outs, 6 * r + 3) + at, ptrAt(outs, 6 * r + 4) + at, ptrAt(outs, 6 * r + 5) + at);
+      }
     }
   }
 }
 
-@inline
-function storeGRow(outs: usize, base: i32, at: usize, a: f32, b: f32, c: f32): void {
-  store<f32>(ptrAt(outs, base) + at, a);
-  store<f32>(ptrAt(outs, base + 1) + at, <f32>0.5 * (a + b + c));
-  store<f32>(ptrAt(outs, base + 2) + at, <f32>0.5 * (a - b + c));
-  store<f32>(ptrAt(outs, base + 3) + at, c);
-}
-
 /**
- * y = Aᵀ M A per tile and channel (+ bias, then ReLU when `relu` ≠ 0): `ins` holds the 16
- * products M_ξ `[N·TH·TW, O]`; y is `[N, OH, OW, O]`; `bias` is `[O]` or 0 for none. Images
- * `b0 ≤ b < b1` only.
+ * y = Aᵀ M A per tile and channel (+ bias, then ReLU when `relu` ≠ 0): `ins` holds the 36
+ * products M_ξ `[N·TH·TW, O]` (used as scratch: pass 1 overwrites M_0 … M_23); y is
+ * `[N, OH, OW, O]`; `bias` is `[O]` or 0 for none. Images `b0 ≤ b < b1` only.
  */
 export function outputTransform(
   ins: usize,
@@ -190,51 +190,52 @@ export function outputTransform(
 ): void {
   const pixel = <usize>o << 2;
   const rowStride = <usize>ow * pixel;
-  const zero = f32x4.splat(0);
+  const zero = f32x4.splat(0), two = f32x4.splat(2), four = f32x4.splat(4), eight = f32x4.splat(8);
   let t = <usize>(b0 * th * tw);
   for (let b = b0; b < b1; b++) {
     const image = y + <usize>(b * oh) * rowStride;
     for (let i = 0; i < th; i++) {
-      const r = 2 * i;
-      const twoRows = r + 1 < oh;
+      const r = 4 * i;
       for (let j = 0; j < tw; j++) {
-        const s = 2 * j;
-        const twoCols = s + 1 < ow;
+        const s = 4 * j;
         const tileOffset = t * pixel;
         for (let ch = 0; ch < o; ch += 4) {
           const chOffset = <usize>ch << 2;
           const at = tileOffset + chOffset;
-          // Aᵀ over rows: z0 = m0 + m1 + m2, z1 = m1 − m2 − m3 (for each of the 4 columns).
-          const m00 = v128.load(ptrAt(ins, 0) + at), m01 = v128.load(ptrAt(ins, 1) + at);
-          const m02 = v128.load(ptrAt(ins, 2) + at), m03 = v128.load(ptrAt(ins, 3) + at);
-          const m10 = v128.load(ptrAt(ins, 4) + at), m11 = v128.load(ptrAt(ins, 5) + at);
-          const m12 = v128.load(ptrAt(ins, 6) + at), m13 = v128.load(ptrAt(ins, 7) + at);
-          const m20 = v128.load(ptrAt(ins, 8) + at), m21 = v128.load(ptrAt(ins, 9) + at);
-          const m22 = v128.load(ptrAt(ins, 10) + at), m23 = v128.load(ptrAt(ins, 11) + at);
-          const m30 = v128.load(ptrAt(ins, 12) + at), m31 = v128.load(ptrAt(ins, 13) + at);
-          const m32 = v128.load(ptrAt(ins, 14) + at), m33 = v128.load(ptrAt(ins, 15) + at);
-          const z00 = f32x4.add(f32x4.add(m00, m10), m20), z01 = f32x4.add(f32x4.add(m01, m11), m21);
-          const z02 = f32x4.add(f32x4.add(m02, m12), m22), z03 = f32x4.add(f32x4.add(m03, m13), m23);
-          const z10 = f32x4.sub(f32x4.sub(m10, m20), m30), z11 = f32x4.sub(f32x4.sub(m11, m21), m31);
-          const z12 = f32x4.sub(f32x4.sub(m12, m22), m32), z13 = f32x4.sub(f32x4.sub(m13, m23), m33);
-          // A over columns.
-          let y00 = f32x4.add(f32x4.add(z00, z01), z02), y01 = f32x4.sub(f32x4.sub(z01, z02), z03);
-          let y10 = f32x4.add(f32x4.add(z10, z11), z12), y11 = f32x4.sub(f32x4.sub(z11, z12), z13);
-          if (bias != 0) {
-            const bv = v128.load(bias + chOffset);
-            y00 = f32x4.add(y00, bv); y01 = f32x4.add(y01, bv);
-            y10 = f32x4.add(y10, bv); y11 = f32x4.add(y11, bv);
+          // Pass 1, down each column q: z[a][q] = (Aᵀ m)[a][q] parked at M_{6a+q}.
+          for (let q = 0; q < 6; q++) {
+            const m0 = v128.load(ptrAt(ins, q) + at), m1 = v128.load(ptrAt(ins, 6 + q) + at);
+            const m2 = v128.load(ptrAt(ins, 12 + q) + at), m3 = v128.load(ptrAt(ins, 18 + q) + at);
+            const m4 = v128.load(ptrAt(ins, 24 + q) + at), m5 = v128.load(ptrAt(ins, 30 + q) + at);
+            const s12 = f32x4.add(m1, m2), d12 = f32x4.sub(m1, m2);
+            const s34 = f32x4.add(m3, m4), d34 = f32x4.sub(m3, m4);
+            v128.store(ptrAt(ins, q) + at, f32x4.add(f32x4.add(m0, s12), s34));
+            v128.store(ptrAt(ins, 6 + q) + at, f32x4.add(d12, f32x4.mul(two, d34)));
+            v128.store(ptrAt(ins, 12 + q) + at, f32x4.add(s12, f32x4.mul(four, s34)));
+            v128.store(ptrAt(ins, 18 + q) + at, f32x4.add(f32x4.add(d12, f32x4.mul(eight, d34)), m5));
           }
-          if (relu != 0) {
-            y00 = f32x4.max(y00, zero); y01 = f32x4.max(y01, zero);
-            y10 = f32x4.max(y10, zero); y11 = f32x4.max(y11, zero);
-          }
-          const p = image + <usize>r * rowStride + <usize>s * pixel + chOffset;
-          v128.store(p, y00);
-          if (twoCols) v128.store(p + pixel, y01);
-          if (twoRows) {
-            v128.store(p + rowStride, y10);
-            if (twoCols) v128.store(p + rowStride + pixel, y11);
+          const bv = bias != 0 ? v128.load(bias + chOffset) : zero;
+          // Pass 2, along each row a: y[a][q'] = (z A)[a][q'].
+          for (let a = 0; a < 4; a++) {
+            if (r + a >= oh) break;
+            const z0 = v128.load(ptrAt(ins, 6 * a) + at), z1 = v128.load(ptrAt(ins, 6 * a + 1) + at);
+            const z2 = v128.load(ptrAt(ins, 6 * a + 2) + at), z3 = v128.load(ptrAt(ins, 6 * a + 3) + at);
+            const z4 = v128.load(ptrAt(ins, 6 * a + 4) + at), z5 = v128.load(ptrAt(ins, 6 * a + 5) + at);
+            const s12 = f32x4.add(z1, z2), d12 = f32x4.sub(z1, z2);
+            const s34 = f32x4.add(z3, z4), d34 = f32x4.sub(z3, z4);
+            let y0 = f32x4.add(f32x4.add(f32x4.add(z0, s12), s34), bv);
+            let y1 = f32x4.add(f32x4.add(d12, f32x4.mul(two, d34)), bv);
+            let y2 = f32x4.add(f32x4.add(s12, f32x4.mul(four, s34)), bv);
+            let y3 = f32x4.add(f32x4.add(f32x4.add(d12, f32x4.mul(eight, d34)), z5), bv);
+            if (relu != 0) {
+              y0 = f32x4.max(y0, zero); y1 = f32x4.max(y1, zero);
+              y2 = f32x4.max(y2, zero); y3 = f32x4.max(y3, zero);
+            }
+            const p = image + <usize>(r + a) * rowStride + <usize>s * pixel + chOffset;
+            v128.store(p, y0);
+            if (s + 1 < ow) v128.store(p + pixel, y1);
+            if (s + 2 < ow) v128.store(p + 2 * pixel, y2);
+            if (s + 3 < ow) v128.store(p + 3 * pixel, y3);
           }
         }
         t++;
@@ -243,11 +244,46 @@ export function outputTransform(
   }
 }
 
+/** A e for one column of 4 vectors (A = (Aᵀ)ᵀ, 6×4), stored at 6 addresses (`count` lanes). */
+@inline
+function a6Store(e0: v128, e1: v128, e2: v128, e3: v128, p0: usize, p1: usize, p2: usize, p3: usize, p4: usize, p5: usize, count: i32): void {
+  const two = f32x4.splat(2), four = f32x4.splat(4), eight = f32x4.splat(8);
+  const s02 = f32x4.add(e0, e2), s13 = f32x4.add(e1, e3);
+  const f02 = f32x4.add(e0, f32x4.mul(four, e2)), f13 = f32x4.add(f32x4.mul(two, e1), f32x4.mul(eight, e3));
+  storeLanes(p0, e0, count);
+  storeLanes(p1, f32x4.add(s02, s13), count);
+  storeLanes(p2, f32x4.sub(s02, s13), count);
+  storeLanes(p3, f32x4.add(f02, f13), count);
+  storeLanes(p4, f32x4.sub(f02, f13), count);
+  storeLanes(p5, e3, count);
+}
+
+@inline
+function storeLanes(p: usize, v: v128, count: i32): void {
+  if (count == 4) {
+    v128.store(p, v);
+    return;
+  }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (count > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (count > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+@inline
+function loadLanes(p: usize, count: i32): v128 {
+  if (count == 4) return v128.load(p);
+  let v = f32x4.splat(0);
+  v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (count > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (count > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
 /**
- * Dᵀ_ξ[o, t] = (A e_t,o Aᵀ)_ξ for the output gradient dy `[N, OH, OW, O]` (zero outside it):
- * each Dᵀ_ξ is `[O, N·TH·TW]`, tiles along its rows, the layout XNNPACK's left operand needs for
- * Dᵀ_ξ · V_ξ. Four consecutive tiles of a row of tiles go into one SIMD vector. Images
- * `b0 ≤ b < b1` of the `n` only.
+ * Dᵀ_ξ[o, t] = (A e_t,o Aᵀ)_ξ for the 4×4 tiles e of the output gradient dy `[N, OH, OW, O]`
+ * (zero outside it): each of the 36 Dᵀ_ξ is `[O, N·TH·TW]`, tiles along its rows, the layout of
+ * the left operand of Dᵀ_ξ · V_ξ. Four consecutive tiles of a row of tiles go into one SIMD
+ * vector. Images `b0 ≤ b < b1` of the `n` only.
  */
 export function gradTransformT(
   dy: usize,
@@ -268,48 +304,27 @@ export function gradTransformT(
   for (let b = b0; b < b1; b++) {
     const image = dy + <usize>(b * oh) * rowStride;
     for (let i = 0; i < th; i++) {
-      const r = 2 * i;
+      const r = 4 * i;
       for (let j = 0; j < tw; j += 4) {
         const count = min(4, tw - j);
         for (let co = 0; co < o; co++) {
-          // e[a][b] for four tiles, one per lane.
-          let e00 = f32x4.splat(0), e01 = f32x4.splat(0), e10 = f32x4.splat(0), e11 = f32x4.splat(0);
-          for (let k = 0; k < count; k++) {
-            const s = 2 * (j + k);
-            const v00 = gradAt(image, r, s, oh, ow, rowStride, pixel, co);
-            const v01 = gradAt(image, r, s + 1, oh, ow, rowStride, pixel, co);
-            const v10 = gradAt(image, r + 1, s, oh, ow, rowStride, pixel, co);
-            const v11 = gradAt(image, r + 1, s + 1, oh, ow, rowStride, pixel, co);
-            if (k == 0) {
-              e00 = f32x4.replace_lane(e00, 0, v00); e01 = f32x4.replace_lane(e01, 0, v01);
-              e10 = f32x4.replace_lane(e10, 0, v10); e11 = f32x4.replace_lane(e11, 0, v11);
-            } else if (k == 1) {
-              e00 = f32x4.replace_lane(e00, 1, v00); e01 = f32x4.replace_lane(e01, 1, v01);
-              e10 = f32x4.replace_lane(e10, 1, v10); e11 = f32x4.replace_lane(e11, 1, v11);
-            } else if (k == 2) {
-              e00 = f32x4.replace_lane(e00, 2, v00); e01 = f32x4.replace_lane(e01, 2, v01);
-              e10 = f32x4.replace_lane(e10, 2, v10); e11 = f32x4.replace_lane(e11, 2, v11);
-            } else {
-              e00 = f32x4.replace_lane(e00, 3, v00); e01 = f32x4.replace_lane(e01, 3, v01);
-              e10 = f32x4.replace_lane(e10, 3, v10); e11 = f32x4.replace_lane(e11, 3, v11);
-            }
+          const at = (<usize>co * tiles + t) << 2;
+          // Pass 1, down each column q of the 4×4 tiles: (A e)[·][q] parked at Dᵀ_{6r+q}.
+          for (let q = 0; q < 4; q++) {
+            const e0 = gatherTiles(image, r, 4 * j + q, oh, ow, rowStride, pixel, co, count);
+            const e1 = gatherTiles(image, r + 1, 4 * j + q, oh, ow, rowStride, pixel, co, count);
+            const e2 = gatherTiles(image, r + 2, 4 * j + q, oh, ow, rowStride, pixel, co, count);
+            const e3 = gatherTiles(image, r + 3, 4 * j + q, oh, ow, rowStride, pixel, co, count);
+            a6Store(e0, e1, e2, e3,
+              ptrAt(outs, q) + at, ptrAt(outs, 6 + q) + at, ptrAt(outs, 12 + q) + at,
+              ptrAt(outs, 18 + q) + at, ptrAt(outs, 24 + q) + at, ptrAt(outs, 30 + q) + at, count);
           }
-          // A e: rows [e0, e0 + e1, e0 − e1, −e1] (4×2), then the same on columns.
-          const a00 = e00, a01 = e01;
-          const a10 = f32x4.add(e00, e10), a11 = f32x4.add(e01, e11);
-          const a20 = f32x4.sub(e00, e10), a21 = f32x4.sub(e01, e11);
-          const a30 = f32x4.neg(e10), a31 = f32x4.neg(e11);
-          const at = ((<usize>co * tiles + t) << 2);
-          if (count == 4) {
-            storeGradRow4(outs, 0, at, a00, a01);
-            storeGradRow4(outs, 4, at, a10, a11);
-            storeGradRow4(outs, 8, at, a20, a21);
-            storeGradRow4(outs, 12, at, a30, a31);
-          } else {
-            storeGradRowPartial(outs, 0, at, a00, a01, count);
-            storeGradRowPartial(outs, 4, at, a10, a11, count);
-            storeGradRowPartial(outs, 8, at, a20, a21, count);
-            storeGradRowPartial(outs, 12, at, a30, a31, count);
+          // Pass 2, along each row.
+          for (let rr = 0; rr < 6; rr++) {
+            const p0 = ptrAt(outs, 6 * rr) + at, p1 = ptrAt(outs, 6 * rr + 1) + at;
+            const p2 = ptrAt(outs, 6 * rr + 2) + at, p3 = ptrAt(outs, 6 * rr + 3) + at;
+            a6Store(loadLanes(p0, count), loadLanes(p1, count), loadLanes(p2, count), loadLanes(p3, count),
+              p0, p1, p2, p3, ptrAt(outs, 6 * rr + 4) + at, ptrAt(outs, 6 * rr + 5) + at, count);
           }
         }
         t += <usize>count;
@@ -318,85 +333,52 @@ export function gradTransformT(
   }
 }
 
+/** dy[row, col + 4k] of the `count` tiles k (4 columns apart), one per lane; zero outside dy. */
 @inline
-function gradAt(
-  image: usize,
-  r: i32,
-  s: i32,
-  oh: i32,
-  ow: i32,
-  rowStride: usize,
-  pixel: usize,
-  co: i32,
-): f32 {
-  if (r >= oh || s >= ow) return 0;
-  return load<f32>(image + <usize>r * rowStride + <usize>s * pixel + (<usize>co << 2));
+function gatherTiles(image: usize, row: i32, col: i32, oh: i32, ow: i32, rowStride: usize, pixel: usize, co: i32, count: i32): v128 {
+  let v = f32x4.splat(0);
+  if (row >= oh) return v;
+  const base = image + <usize>row * rowStride + (<usize>co << 2);
+  if (col < ow) v = f32x4.replace_lane(v, 0, load<f32>(base + <usize>col * pixel));
+  if (count > 1 && col + 4 < ow) v = f32x4.replace_lane(v, 1, load<f32>(base + <usize>(col + 4) * pixel));
+  if (count > 2 && col + 8 < ow) v = f32x4.replace_lane(v, 2, load<f32>(base + <usize>(col + 8) * pixel));
+  if (count > 3 && col + 12 < ow) v = f32x4.replace_lane(v, 3, load<f32>(base + <usize>(col + 12) * pixel));
+  return v;
 }
 
+/** Gᵀ m for one column of 6 scalars: the 3 values at 3 addresses. */
 @inline
-function storeGradRow4(outs: usize, base: i32, at: usize, a: v128, b: v128): void {
-  v128.store(ptrAt(outs, base) + at, a);
-  v128.store(ptrAt(outs, base + 1) + at, f32x4.add(a, b));
-  v128.store(ptrAt(outs, base + 2) + at, f32x4.sub(a, b));
-  v128.store(ptrAt(outs, base + 3) + at, f32x4.neg(b));
-}
-
-function storeGradRowPartial(outs: usize, base: i32, at: usize, a: v128, b: v128, count: i32): void {
-  const v0 = a, v1 = f32x4.add(a, b), v2 = f32x4.sub(a, b), v3 = f32x4.neg(b);
-  for (let k = 0; k < count; k++) {
-    const off = at + (<usize>k << 2);
-    store<f32>(ptrAt(outs, base) + off, laneOf(v0, k));
-    store<f32>(ptrAt(outs, base + 1) + off, laneOf(v1, k));
-    store<f32>(ptrAt(outs, base + 2) + off, laneOf(v2, k));
-    store<f32>(ptrAt(outs, base + 3) + off, laneOf(v3, k));
-  }
-}
-
-@inline
-function laneOf(v: v128, k: i32): f32 {
-  if (k == 0) return f32x4.extract_lane(v, 0);
-  if (k == 1) return f32x4.extract_lane(v, 1);
-  if (k == 2) return f32x4.extract_lane(v, 2);
-  return f32x4.extract_lane(v, 3);
+function gt3Store(m0: f32, m1: f32, m2: f32, m3: f32, m4: f32, m5: f32, p0: usize, p1: usize, p2: usize): void {
+  const s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+  store<f32>(p0, m0 * <f32>0.25 - s12 / <f32>6 + s34 / <f32>24);
+  store<f32>(p1, -d12 / <f32>6 + d34 / <f32>12);
+  store<f32>(p2, -s12 / <f32>6 + s34 / <f32>6 + m5);
 }
 
 /**
- * dW[kh, kw, c, o] = (Gᵀ M_c,o G)[kh][kw]: `ins` holds the 16 products Mᵀ_ξ `[O, C]`
- * (= Dᵀ_ξ · V_ξ); dW is `[3, 3, C, O]`.
+ * dW[kh, kw, c, o] = (Gᵀ M_c,o G)[kh][kw] from the 36 products Mᵀ_ξ `[O, C]` (= Dᵀ_ξ · V_ξ;
+ * pass 1 overwrites Mᵀ_0 … Mᵀ_17); dW is `[3, 3, C, O]`.
  */
 export function filterGradOutput(ins: usize, dw: usize, c: i32, o: i32): void {
   const tap = <usize>(c * o) << 2;
   for (let co = 0; co < o; co++) {
     for (let ci = 0; ci < c; ci++) {
       const at = <usize>(co * c + ci) << 2;
-      const m00 = load<f32>(ptrAt(ins, 0) + at), m01 = load<f32>(ptrAt(ins, 1) + at);
-      const m02 = load<f32>(ptrAt(ins, 2) + at), m03 = load<f32>(ptrAt(ins, 3) + at);
-      const m10 = load<f32>(ptrAt(ins, 4) + at), m11 = load<f32>(ptrAt(ins, 5) + at);
-      const m12 = load<f32>(ptrAt(ins, 6) + at), m13 = load<f32>(ptrAt(ins, 7) + at);
-      const m20 = load<f32>(ptrAt(ins, 8) + at), m21 = load<f32>(ptrAt(ins, 9) + at);
-      const m22 = load<f32>(ptrAt(ins, 10) + at), m23 = load<f32>(ptrAt(ins, 11) + at);
-      const m30 = load<f32>(ptrAt(ins, 12) + at), m31 = load<f32>(ptrAt(ins, 13) + at);
-      const m32 = load<f32>(ptrAt(ins, 14) + at), m33 = load<f32>(ptrAt(ins, 15) + at);
-      // Gᵀ over rows: [m0 + ½(m1 + m2), ½(m1 − m2), ½(m1 + m2) + m3].
-      const r00 = m00 + <f32>0.5 * (m10 + m20), r01 = m01 + <f32>0.5 * (m11 + m21);
-      const r02 = m02 + <f32>0.5 * (m12 + m22), r03 = m03 + <f32>0.5 * (m13 + m23);
-      const r10 = <f32>0.5 * (m10 - m20), r11 = <f32>0.5 * (m11 - m21);
-      const r12 = <f32>0.5 * (m12 - m22), r13 = <f32>0.5 * (m13 - m23);
-      const r20 = <f32>0.5 * (m10 + m20) + m30, r21 = <f32>0.5 * (m11 + m21) + m31;
-      const r22 = <f32>0.5 * (m12 + m22) + m32, r23 = <f32>0.5 * (m13 + m23) + m33;
+      for (let q = 0; q < 6; q++) {
+        gt3Store(
+          load<f32>(ptrAt(ins, q) + at), load<f32>(ptrAt(ins, 6 + q) + at), load<f32>(ptrAt(ins, 12 + q) + at),
+          load<f32>(ptrAt(ins, 18 + q) + at), load<f32>(ptrAt(ins, 24 + q) + at), load<f32>(ptrAt(ins, 30 + q) + at),
+          ptrAt(ins, q) + at, ptrAt(ins, 6 + q) + at, ptrAt(ins, 12 + q) + at);
+      }
       const p = dw + (<usize>(ci * o + co) << 2);
-      storeGtCols(p, tap, 0, r00, r01, r02, r03);
-      storeGtCols(p, tap, 3, r10, r11, r12, r13);
-      storeGtCols(p, tap, 6, r20, r21, r22, r23);
+      for (let k = 0; k < 3; k++) {
+        gt3Store(
+          load<f32>(ptrAt(ins, 6 * k) + at), load<f32>(ptrAt(ins, 6 * k + 1) + at), load<f32>(ptrAt(ins, 6 * k + 2) + at),
+          load<f32>(ptrAt(ins, 6 * k + 3) + at), load<f32>(ptrAt(ins, 6 * k + 4) + at), load<f32>(ptrAt(ins, 6 * k + 5) + at),
+          p + <usize>(3 * k) * tap, p + <usize>(3 * k + 1) * tap, p + <usize>(3 * k + 2) * tap);
+      }
     }
   }
-}
-
-@inline
-function storeGtCols(p: usize, tap: usize, k: i32, a: f32, b: f32, c: f32, d: f32): void {
-  store<f32>(p + <usize>k * tap, a + <f32>0.5 * (b + c));
-  store<f32>(p + <usize>(k + 1) * tap, <f32>0.5 * (b - c));
-  store<f32>(p + <usize>(k + 2) * tap, <f32>0.5 * (b + c) + d);
 }
 
 /**

@@ -40,7 +40,7 @@ const USAGE = `Usage: pnpm bench:step [options]
   --profile          time each kernel over --steps steps and print where the time goes
   --autodiff         use stock tfjs ops and autodiff instead of the hand-written gradients
   --convolutions <xnnpack|mtu>  wasm convolution kernels (default: xnnpack); mtu: MTU's own
-                     (Winograd F(2×2, 3×3) for 3×3 stride 1, packing-free filter gradients)
+                     (Winograd F(4×4, 3×3) for 3×3 stride 1, packing-free filter gradients)
   --help             this text`;
 
 interface Args {

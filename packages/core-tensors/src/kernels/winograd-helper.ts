@@ -5,7 +5,7 @@
  * thread pool (the filter-gradient products multiply two operands that both change every call,
  * so XNNPACK, which packs its right operand first, would spend most of its time packing). To use
  * both cores, one `worker_threads` worker instantiates the same wasm module on the wasm backend's
- * shared memory and runs half of each job (half the batch, or 8 of the 16 products) while the
+ * shared memory and runs half of each job (images of the batch, or some of the 36 products) while the
  * calling thread runs the other half. The two meet on a small `SharedArrayBuffer` with `Atomics.wait` /
  * `notify` (synchronous, as tfjs kernels are). The worker is `unref`'d (it never keeps the
  * process alive) and is terminated by `shutdownBackend`. Until it has started (its first
@@ -123,8 +123,8 @@ export interface KernelHelper {
  * @example
  * ```ts
  * const helper = startKernelHelper(memory, bytes);
- * // the 16 products, both threads together (the range [from, to) is at positions 6, 7):
- * helper.run(0, exports.filterGradProducts, [dt, v, mt, o, c, tiles, 0, 16], 6, 16);
+ * // the 36 products, both threads together (the range [from, to) is at positions 6, 7):
+ * helper.run(0, exports.filterGradProducts, [dt, v, mt, o, c, tiles, 0, 36], 6, 36);
  * ```
  */
 export function startKernelHelper(memory: WasmMemory, bytes: Uint8Array): KernelHelper {

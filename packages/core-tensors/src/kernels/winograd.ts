@@ -1,15 +1,15 @@
 /**
- * Winograd F(2×2, 3×3) convolutions for the wasm backend: the forward pass, the input gradient and
+ * Winograd F(4×4, 3×3) convolutions for the wasm backend: the forward pass, the input gradient and
  * the filter (+ bias) gradient of 3×3, stride-1, dilation-1 NHWC convolutions.
  *
- * Direct convolution spends 2·9·C·O flops per output pixel. F(2×2, 3×3) computes a 2×2 output
- * tile from a 4×4 input tile with 16 instead of 36 multiplications per channel pair: the input
- * tiles and filters are transformed (`Bᵀ d B`, `G g Gᵀ`), 16 independent matrix products
+ * Direct convolution spends 9 multiplications per output pixel and channel pair. F(4×4, 3×3)
+ * computes a 4×4 output tile from a 6×6 input tile with 36 instead of 144: the input tiles and
+ * filters are transformed (`Bᵀ d B`, `G g Gᵀ`), 36 independent matrix products
  * `[tiles, C] × [C, O]` multiply them, and an output transform (`Aᵀ M A`, with bias and ReLU
  * fused) folds the tiles back. The input gradient is the same convolution of `dy` with the filter
  * rotated by 180°. The filter gradient is the transposed algorithm:
- * `Gᵀ [Σ_tiles (A e Aᵀ) ⊙ (Bᵀ d B)] G`, 16 products `[O, tiles] × [tiles, C]`. Every product has
- * 2.25× fewer flops than the direct convolution.
+ * `Gᵀ [Σ_tiles (A e Aᵀ) ⊙ (Bᵀ d B)] G`, 36 products `[O, tiles] × [tiles, C]`. The products have
+ * 4× fewer flops than the direct convolution; the transforms cost little in comparison.
  *
  * All of it runs in MTU's own wasm SIMD module, compiled from AssemblyScript
  * (`assembly/winograd.ts`, embedded by `scripts/build-wasm.mjs` as `winograd-wasm.ts`). It imports
@@ -18,9 +18,10 @@
  * products do not go to XNNPACK: its fully-connected operator packs its right operand on every
  * call (both operands change every call here), and its thread pool competes with the helper.
  *
- * Rounding: the transforms add and subtract inputs before multiplying, so results differ from the
- * direct convolution's in the last bits (relative errors ~1e-6 on the reference step; the tests
- * bound them against float64 definitions).
+ * Rounding: the transforms scale and add inputs before multiplying (by up to 5 and 8), so results
+ * differ from the direct convolution's in the last bits: errors relative to Σ|x·w| stay within
+ * 1.5e-5 in the tests (float64 definitions as reference), and the reference step's losses match
+ * the cpu backend's to ~2e-7.
  *
  * @module
  */
@@ -56,7 +57,7 @@ let enabled = false;
  *
  * - `'xnnpack'` (the default): tfjs' XNNPACK convolutions and MTU's gradient kernels built on them
  *   (every result recorded in MTU's READMEs was computed this way);
- * - `'mtu'`: MTU's own wasm SIMD kernels where they apply — Winograd F(2×2, 3×3) for the forward
+ * - `'mtu'`: MTU's own wasm SIMD kernels where they apply — Winograd F(4×4, 3×3) for the forward
  *   pass, input gradient and filter + bias gradients of 3×3 stride-1 convolutions (see
  *   {@link winogradApplies}), and a packing-free product for the other filter gradients — run on
  *   two threads. About a quarter faster on the reference step; float32 results differ from
@@ -85,7 +86,7 @@ export function setWasmConvolutions(kind: WasmConvolutions): WasmConvolutions {
  *
  * @example
  * ```ts
- * if (wasmConvolutions() === 'mtu') console.log('3×3 convolutions use Winograd F(2×2, 3×3)');
+ * if (wasmConvolutions() === 'mtu') console.log('3×3 convolutions use Winograd F(4×4, 3×3)');
  * ```
  */
 export function wasmConvolutions(): WasmConvolutions {
@@ -113,6 +114,10 @@ interface WinogradExports {
   /** `(a, b, c, m, n, k, from, to)`: rows `[4·from, 4·to)` of C = A·B */
   readonly gemmRows: WasmFn;
 }
+
+/** Output tile size m of F(m×m, 3×3), and its number of products (m + 2)². */
+const TILE = 4;
+const PRODUCTS = 36;
 
 /** The functions {@link parallel} splits between two threads (indices of `HELPER_OPS`). */
 type SplitOp =
@@ -238,28 +243,33 @@ export function winogradApplies(
 /** Default smallest channel count for {@link winogradApplies}. */
 export const WINOGRAD_MIN_CHANNELS = 16;
 
-/** 16 tensors `[rows, cols]` and a table of their byte addresses, in one object. */
+/**
+ * `count` matrices `[rows, cols]` in one tensor `[count, rows, cols]`, and a table of their byte
+ * addresses (the transforms address each matrix through the table).
+ */
 interface Bank {
-  readonly tensors: TensorInfo[];
+  readonly data: TensorInfo;
   readonly table: TensorInfo;
 }
 
-function bank(backend: WasmBackend, rows: number, cols: number): Bank {
-  const tensors: TensorInfo[] = [];
-  for (let k = 0; k < 16; k++) tensors.push(allocOutput(backend, [1, rows, cols]));
-  const table = allocOutput(backend, [16], 'int32');
-  writeTable(backend, table, tensors);
-  return { tensors, table };
-}
-
-function writeTable(backend: WasmBackend, table: TensorInfo, tensors: readonly TensorInfo[]): void {
+function bank(backend: WasmBackend, count: number, rows: number, cols: number): Bank {
+  // One cache line between consecutive matrices: at a power-of-two size apart, the 36
+  // elements a transform touches at once would all map to the same cache set.
+  const stride = rows * cols + BANK_PAD;
+  const data = allocOutput(backend, [count * stride]);
+  const table = allocOutput(backend, [count], 'int32');
+  const base = address(backend, data);
   const at = address(backend, table) >>> 2;
   const heap = backend.wasm.HEAP32;
-  for (let k = 0; k < 16; k++) heap[at + k] = address(backend, tensors[k]!);
+  for (let k = 0; k < count; k++) heap[at + k] = base + 4 * k * stride;
+  return { data, table };
 }
 
+/** Floats between consecutive matrices of a {@link Bank} (one 64-byte cache line). */
+const BANK_PAD = 16;
+
 function disposeBank(backend: WasmBackend, b: Bank): void {
-  disposeInfos(backend, ...b.tensors, b.table);
+  disposeInfos(backend, b.data, b.table);
 }
 
 function address(backend: WasmBackend, info: TensorInfo): number {
@@ -291,11 +301,11 @@ function convolve(
   const instance = instanceFor(backend);
   const wg = instance.exports;
   const { n, h, w, c, oh, ow, o, padT, padL } = dims;
-  const th = Math.ceil(oh / 2);
-  const tw = Math.ceil(ow / 2);
+  const th = Math.ceil(oh / TILE);
+  const tw = Math.ceil(ow / TILE);
   const tiles = n * th * tw;
-  const v = bank(backend, tiles, c);
-  const u = bank(backend, c, o);
+  const v = bank(backend, PRODUCTS, tiles, c);
+  const u = bank(backend, PRODUCTS, c, o);
   let m: Bank | undefined;
   try {
     const xAt = address(backend, x);
@@ -304,9 +314,9 @@ function convolve(
     const fc = flip ? o : c; // filter [3, 3, fc, fo]
     const fo = flip ? c : o;
     wg.filterTransform(address(backend, filter), fc, fo, flip ? 1 : 0, address(backend, u.table));
-    m = bank(backend, tiles, o);
+    m = bank(backend, PRODUCTS, tiles, o);
     const [uAt, mAt] = [address(backend, u.table), address(backend, m.table)];
-    parallel(instance, 'forwardProducts', 16, [vAt, uAt, mAt, tiles, c, o]);
+    parallel(instance, 'forwardProducts', PRODUCTS, [vAt, uAt, mAt, tiles, c, o]);
     const y = allocOutput(backend, [n, oh, ow, o]);
     const yAt = address(backend, y);
     const biasAt = bias === undefined ? 0 : address(backend, bias);
@@ -412,14 +422,14 @@ export function winogradConv2dBackpropFilter(
   const instance = instanceFor(backend);
   const { batch: n, inHeight: h, inWidth: w, inChannels: c } = g;
   const { outHeight: oh, outWidth: ow, outChannels: o } = g;
-  const th = Math.ceil(oh / 2);
-  const tw = Math.ceil(ow / 2);
+  const th = Math.ceil(oh / TILE);
+  const tw = Math.ceil(ow / TILE);
   const tiles = n * th * tw;
-  const v = bank(backend, tiles, c);
-  const d = bank(backend, o, tiles);
+  const v = bank(backend, PRODUCTS, tiles, c);
+  const d = bank(backend, PRODUCTS, o, tiles);
   let m: Bank | undefined;
   try {
-    m = bank(backend, o, c);
+    m = bank(backend, PRODUCTS, o, c);
     const [xAt, dyAt] = [address(backend, x), address(backend, dy)];
     const [vt, dt, mt] = [
       address(backend, v.table),
@@ -429,7 +439,7 @@ export function winogradConv2dBackpropFilter(
     const { padTop: padT, padLeft: padL } = g;
     parallel(instance, 'inputTransform', n, [xAt], [h, w, c, padT, padL, th, tw, vt]);
     parallel(instance, 'gradTransformT', n, [dyAt, n], [oh, ow, o, th, tw, dt]);
-    parallel(instance, 'filterGradProducts', 16, [dt, vt, mt, o, c, tiles]);
+    parallel(instance, 'filterGradProducts', PRODUCTS, [dt, vt, mt, o, c, tiles]);
     const dw = allocOutput(backend, [3, 3, c, o]);
     instance.exports.filterGradOutput(mt, address(backend, dw), c, o);
     return dw;
