@@ -24,6 +24,10 @@
  * product, used by the reference training step), and `MtuConv2DPerExampleFilterBias` (the same per
  * example of a batch, behind `conv2dPerExampleGradients`).
  *
+ * It also wraps the stock `Conv2D` and `FusedConv2D`: unchanged by default, they switch to MTU's
+ * Winograd F(4×4, 3×3) kernels (`winograd.ts`) for eligible convolutions after
+ * `setWasmConvolutions('mtu')`, as do MTU's input- and filter-gradient kernels.
+ *
  * The other gradients a small conv encoder–decoder or classifier needs (bias add, ReLU and friends,
  * batch norm, softmax cross-entropy, L1 and cosine losses, concat, pad, matMul, mean/variance)
  * already work on stock wasm; `kernels/audit.test.ts` checks every one of them through `tf.grad`.
