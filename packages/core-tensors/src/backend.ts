@@ -54,7 +54,7 @@ export interface BackendOptions {
    * Wasm only: which kernels compute convolutions — `'xnnpack'` (the default: tfjs' XNNPACK
    * kernels, with which MTU's recorded results were computed) or `'mtu'` (MTU's own wasm SIMD
    * kernels: Winograd F(4×4, 3×3) for 3×3 stride-1 convolutions and packing-free filter-gradient
-   * products, on two threads; about a quarter faster on the reference step, with float32 results
+   * products, shared with a helper thread; ~40% less time on the reference step, with float32 results
    * that differ in the last bits). When given it is set for every backend (`setWasmConvolutions`);
    * when omitted the current choice stays.
    */

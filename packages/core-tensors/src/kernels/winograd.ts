@@ -58,10 +58,10 @@ let enabled = false;
  * - `'xnnpack'` (the default): tfjs' XNNPACK convolutions and MTU's gradient kernels built on them
  *   (every result recorded in MTU's READMEs was computed this way);
  * - `'mtu'`: MTU's own wasm SIMD kernels where they apply — Winograd F(4×4, 3×3) for the forward
- *   pass, input gradient and filter + bias gradients of 3×3 stride-1 convolutions (see
- *   {@link winogradApplies}), and a packing-free product for the other filter gradients — run on
- *   two threads. About a quarter faster on the reference step; float32 results differ from
- *   `'xnnpack'`'s in the last bits.
+ *   pass, input gradient and filter + bias gradients of 3×3 convolutions with stride 1, dilation 1
+ *   and at least 16 input and output channels (multiples of 4), and a packing-free product for the
+ *   other filter gradients — shared with a helper thread. The reference step takes ~40% less time;
+ *   float32 results differ from `'xnnpack'`'s in the last bits.
  *
  * `initBackend({ convolutions })` calls this.
  *
