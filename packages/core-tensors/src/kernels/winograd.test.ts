@@ -195,6 +195,30 @@ for (const threads of [1, 2]) {
       },
     );
 
+    it('batch 1, remainder rows and columns in the products: all three match the definitions', () => {
+      // 6 tiles (not a multiple of the 4-row block), 36 output channels (8-column blocks + 4).
+      const xs = [1, 7, 9, 20] as [number, number, number, number];
+      const o = 36;
+      const g = tf.backend_util.computeConv2DInfo(xs, [3, 3, 20, o], 1, 1, 'same');
+      const x = randn(xs, 21);
+      const w = randn([3, 3, 20, o], 22);
+      const b = tf.zeros([o]);
+      const dy = randn([1, g.outHeight, g.outWidth, o], 23);
+      const y = fusedConv(x, w, b, 'same', false);
+      expectClose(y, conv2dRef(x.dataSync(), w.dataSync(), refGeometry(g), o));
+      const dx = inputGrad(dy, w, xs, 'same');
+      expectClose(dx, conv2dInputGradRef(dy.dataSync(), w.dataSync(), refGeometry(g), o));
+      const dw = tf
+        .engine()
+        .runKernel<tf.Tensor>(
+          tf.Conv2DBackpropFilter,
+          { x, dy },
+          { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 20, o] },
+        );
+      expectClose(dw, conv2dFilterGradRef(x.dataSync(), dy.dataSync(), refGeometry(g), o));
+      tf.dispose([x, w, b, dy, y, dx, dw]);
+    });
+
     it('tf.grad of a conv net gives the direct kernels’ gradients (to float32 rounding)', () => {
       const x = randn([2, 6, 6, 16], 8) as tf.Tensor4D;
       const w1 = tf.tidy(() => tf.mul<tf.Tensor4D>(randn([3, 3, 16, 16], 9), 0.2));
