@@ -16,7 +16,7 @@
  *
  * The matrix product is the whole arithmetic and runs multithreaded; the copies are single-threaded
  * but touch each value of the im2col matrix once. When the im2col matrix would exceed
- * {@link setConvWorkspaceLimit}'s limit the output rows are processed in chunks and the partial
+ * `setConvWorkspaceLimit`'s limit the output rows are processed in chunks and the partial
  * products summed.
  *
  * Measured alternatives (batch 16, 1 thread): one dilated conv2d of the transposed input with the
@@ -51,34 +51,7 @@ import {
   winogradBiasGradient,
   winogradConv2dBackpropFilter,
 } from './winograd.js';
-
-/** Default largest im2col workspace, in float32 elements (64 MiB). */
-const DEFAULT_WORKSPACE_LIMIT = 1 << 24;
-let workspaceLimit = DEFAULT_WORKSPACE_LIMIT;
-
-/**
- * Sets the largest im2col matrix (in float32 elements) that the wasm conv filter-gradient kernel
- * allocates at once; larger problems are split into chunks of output rows. Returns the previous
- * limit. Meant for tests (to exercise chunking on small shapes) and for memory-constrained hosts.
- *
- * @example
- * ```ts
- * const previous = setConvWorkspaceLimit(1000);
- * try {
- *   // ... gradients computed in chunks ...
- * } finally {
- *   setConvWorkspaceLimit(previous);
- * }
- * ```
- */
-export function setConvWorkspaceLimit(elements: number): number {
-  if (!Number.isInteger(elements) || elements < 1) {
-    throw new RangeError(`setConvWorkspaceLimit: expected a positive integer, got ${elements}`);
-  }
-  const previous = workspaceLimit;
-  workspaceLimit = elements;
-  return previous;
-}
+import { convWorkspaceLimit } from './workspace.js';
 
 /**
  * Whether the im2col rows of one (tap, channel) can be filled with one copy (see
@@ -253,7 +226,7 @@ function gradientRows(
   // At batch 1, [OH, OW, N, O] is dy's own layout: no transpose.
   const dyT = n === 1 ? dy : runWasmKernel(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
   const rowLen = ow * n;
-  const rowsPerChunk = Math.max(1, Math.floor(workspaceLimit / (rows * rowLen)));
+  const rowsPerChunk = Math.max(1, Math.floor(convWorkspaceLimit() / (rows * rowLen)));
   try {
     if (rowsPerChunk >= oh) {
       const cols = fillColumns(backend, xT, wq, g, 0, oh, withBias);
@@ -414,7 +387,7 @@ export function conv2dPerExampleFilterBiasNhwc(
   // layout, so the im2col of example e is filled from its block directly.
   const { xT, wq } = phaseSplitTranspose(backend, x, g.strideWidth, merged, true);
   const block = h * wq * g.strideWidth * c;
-  const rowsPerChunk = Math.max(1, Math.floor(workspaceLimit / (rows * ow)));
+  const rowsPerChunk = Math.max(1, Math.floor(convWorkspaceLimit() / (rows * ow)));
   try {
     for (let e = 0; e < n; e++) {
       for (let i0 = 0; i0 < oh; i0 += rowsPerChunk) {

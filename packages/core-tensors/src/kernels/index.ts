@@ -56,7 +56,7 @@ import {
 } from './winograd.js';
 export type { WasmConvolutions } from './winograd.js';
 
-export { setConvWorkspaceLimit } from './conv2d-backprop-filter.js';
+export { setConvWorkspaceLimit } from './workspace.js';
 export { releaseWinogradHelpers, setWasmConvolutions, wasmConvolutions } from './winograd.js';
 
 const CONFIGS: readonly tf.KernelConfig[] = [

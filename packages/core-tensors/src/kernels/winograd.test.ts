@@ -17,6 +17,7 @@ import {
   type RefResult,
 } from './__fixtures__/reference.js';
 import { convGeometry } from './conv-geometry.js';
+import { setConvWorkspaceLimit } from './workspace.js';
 import { asWasmBackend, type TensorInfo } from './wasm-backend.js';
 import {
   setWasmConvolutions,
@@ -217,6 +218,28 @@ for (const threads of [1, 2]) {
         );
       expectClose(dw, conv2dFilterGradRef(x.dataSync(), dy.dataSync(), refGeometry(g), o));
       tf.dispose([x, w, b, dy, y, dx, dw]);
+    });
+
+    it('splits the batch into chunks of images under a small workspace limit', () => {
+      const g = geometry('same');
+      const x = randn(X_SHAPE, 24);
+      const w = randn([3, 3, X_SHAPE[3], OUT], 25);
+      const b = tf.zeros([OUT]);
+      const dy = randn([X_SHAPE[0], g.outHeight, g.outWidth, OUT], 26);
+      // One image's 36 matrices hold 36·6·20 = 4320 elements: a limit of 1000 gives 1-image chunks.
+      const previous = setConvWorkspaceLimit(1000);
+      try {
+        const y = fusedConv(x, w, b, 'same', false);
+        expectClose(y, conv2dRef(x.dataSync(), w.dataSync(), refGeometry(g), OUT));
+        const dx = inputGrad(dy, w, X_SHAPE, 'same');
+        expectClose(dx, conv2dInputGradRef(dy.dataSync(), w.dataSync(), refGeometry(g), OUT));
+        const [dw, db] = filterGradBias(x, dy, 'same');
+        expectClose(dw, conv2dFilterGradRef(x.dataSync(), dy.dataSync(), refGeometry(g), OUT));
+        tf.dispose([y, dx, dw, db]);
+      } finally {
+        setConvWorkspaceLimit(previous);
+      }
+      tf.dispose([x, w, b, dy]);
     });
 
     it('tf.grad of a conv net gives the direct kernels’ gradients (to float32 rounding)', () => {

@@ -37,6 +37,7 @@ import {
   type WasmMemory,
 } from './winograd-helper.js';
 import { WINOGRAD_WASM_SHARED, WINOGRAD_WASM_UNSHARED } from './winograd-wasm.js';
+import { convWorkspaceLimit } from './workspace.js';
 import {
   allocOutput,
   asWasmBackend,
@@ -303,30 +304,48 @@ function convolve(
   const { n, h, w, c, oh, ow, o, padT, padL } = dims;
   const th = Math.ceil(oh / TILE);
   const tw = Math.ceil(ow / TILE);
-  const tiles = n * th * tw;
-  const v = bank(backend, PRODUCTS, tiles, c);
+  const chunk = imagesPerChunk(n, th * tw * Math.max(c, o));
   const u = bank(backend, PRODUCTS, c, o);
-  let m: Bank | undefined;
+  const y = allocOutput(backend, [n, oh, ow, o]);
   try {
-    const xAt = address(backend, x);
-    const vAt = address(backend, v.table);
-    parallel(instance, 'inputTransform', n, [xAt], [h, w, c, padT, padL, th, tw, vAt]);
     const fc = flip ? o : c; // filter [3, 3, fc, fo]
     const fo = flip ? c : o;
     wg.filterTransform(address(backend, filter), fc, fo, flip ? 1 : 0, address(backend, u.table));
-    m = bank(backend, PRODUCTS, tiles, o);
-    const [uAt, mAt] = [address(backend, u.table), address(backend, m.table)];
-    parallel(instance, 'forwardProducts', PRODUCTS, [vAt, uAt, mAt, tiles, c, o]);
-    const y = allocOutput(backend, [n, oh, ow, o]);
-    const yAt = address(backend, y);
+    const uAt = address(backend, u.table);
     const biasAt = bias === undefined ? 0 : address(backend, bias);
-    parallel(instance, 'outputTransform', n, [mAt, yAt], [oh, ow, o, th, tw, biasAt, relu ? 1 : 0]);
+    for (let b0 = 0; b0 < n; b0 += chunk) {
+      const images = Math.min(chunk, n - b0);
+      const tiles = images * th * tw;
+      const v = bank(backend, PRODUCTS, tiles, c);
+      const m = bank(backend, PRODUCTS, tiles, o);
+      try {
+        const [vAt, mAt] = [address(backend, v.table), address(backend, m.table)];
+        const xAt = address(backend, x) + 4 * b0 * h * w * c;
+        const yAt = address(backend, y) + 4 * b0 * oh * ow * o;
+        parallel(instance, 'inputTransform', images, [xAt], [h, w, c, padT, padL, th, tw, vAt]);
+        parallel(instance, 'forwardProducts', PRODUCTS, [vAt, uAt, mAt, tiles, c, o]);
+        const tail = [oh, ow, o, th, tw, biasAt, relu ? 1 : 0];
+        parallel(instance, 'outputTransform', images, [mAt, yAt], tail);
+      } finally {
+        disposeBank(backend, v);
+        disposeBank(backend, m);
+      }
+    }
     return y;
+  } catch (error) {
+    disposeInfos(backend, y);
+    throw error;
   } finally {
-    disposeBank(backend, v);
     disposeBank(backend, u);
-    if (m !== undefined) disposeBank(backend, m);
   }
+}
+
+/**
+ * How many images one set of 36 Winograd matrices may hold (at least 1): each image adds
+ * `elementsPerImage` elements to each of the 36 (see `setConvWorkspaceLimit`).
+ */
+function imagesPerChunk(n: number, elementsPerImage: number): number {
+  return Math.max(1, Math.min(n, Math.floor(convWorkspaceLimit() / (PRODUCTS * elementsPerImage))));
 }
 
 /**
@@ -421,32 +440,50 @@ export function winogradConv2dBackpropFilter(
 ): TensorInfo {
   const instance = instanceFor(backend);
   const { batch: n, inHeight: h, inWidth: w, inChannels: c } = g;
-  const { outHeight: oh, outWidth: ow, outChannels: o } = g;
+  const { outHeight: oh, outWidth: ow, outChannels: o, padTop: padT, padLeft: padL } = g;
   const th = Math.ceil(oh / TILE);
   const tw = Math.ceil(ow / TILE);
-  const tiles = n * th * tw;
-  const v = bank(backend, PRODUCTS, tiles, c);
-  const d = bank(backend, PRODUCTS, o, tiles);
-  let m: Bank | undefined;
+  const chunk = imagesPerChunk(n, th * tw * Math.max(c, o));
+  const m = bank(backend, PRODUCTS, o, c);
+  // Chunks of images add their products up here (only when there is more than one chunk).
+  const sum = chunk < n ? allocOutput(backend, [PRODUCTS * (o * c + BANK_PAD)]) : undefined;
   try {
-    m = bank(backend, PRODUCTS, o, c);
-    const [xAt, dyAt] = [address(backend, x), address(backend, dy)];
-    const [vt, dt, mt] = [
-      address(backend, v.table),
-      address(backend, d.table),
-      address(backend, m.table),
-    ];
-    const { padTop: padT, padLeft: padL } = g;
-    parallel(instance, 'inputTransform', n, [xAt], [h, w, c, padT, padL, th, tw, vt]);
-    parallel(instance, 'gradTransformT', n, [dyAt, n], [oh, ow, o, th, tw, dt]);
-    parallel(instance, 'filterGradProducts', PRODUCTS, [dt, vt, mt, o, c, tiles]);
+    const mt = address(backend, m.table);
+    for (let b0 = 0; b0 < n; b0 += chunk) {
+      const images = Math.min(chunk, n - b0);
+      const tiles = images * th * tw;
+      const v = bank(backend, PRODUCTS, tiles, c);
+      const d = bank(backend, PRODUCTS, o, tiles);
+      try {
+        const [vt, dt] = [address(backend, v.table), address(backend, d.table)];
+        const xAt = address(backend, x) + 4 * b0 * h * w * c;
+        const dyAt = address(backend, dy) + 4 * b0 * oh * ow * o;
+        parallel(instance, 'inputTransform', images, [xAt], [h, w, c, padT, padL, th, tw, vt]);
+        parallel(instance, 'gradTransformT', images, [dyAt, images], [oh, ow, o, th, tw, dt]);
+        parallel(instance, 'filterGradProducts', PRODUCTS, [dt, vt, mt, o, c, tiles]);
+      } finally {
+        disposeBank(backend, v);
+        disposeBank(backend, d);
+      }
+      if (sum !== undefined) {
+        const heap = backend.wasm.HEAPF32;
+        const [from, to] = [address(backend, m.data) >>> 2, address(backend, sum) >>> 2];
+        const size = PRODUCTS * (o * c + BANK_PAD);
+        if (b0 === 0) heap.copyWithin(to, from, from + size);
+        else for (let k = 0; k < size; k++) heap[to + k] = heap[to + k]! + heap[from + k]!;
+      }
+    }
+    if (sum !== undefined) {
+      const heap = backend.wasm.HEAPF32;
+      const [from, to] = [address(backend, sum) >>> 2, address(backend, m.data) >>> 2];
+      heap.copyWithin(to, from, from + PRODUCTS * (o * c + BANK_PAD));
+    }
     const dw = allocOutput(backend, [3, 3, c, o]);
     instance.exports.filterGradOutput(mt, address(backend, dw), c, o);
     return dw;
   } finally {
-    disposeBank(backend, v);
-    disposeBank(backend, d);
-    if (m !== undefined) disposeBank(backend, m);
+    disposeBank(backend, m);
+    if (sum !== undefined) disposeInfos(backend, sum);
   }
 }
 
