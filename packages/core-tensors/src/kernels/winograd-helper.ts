@@ -42,6 +42,63 @@ export function instantiate(bytes: Uint8Array, memory: WasmMemory): object {
   return new wasm.Instance(new wasm.Module(bytes), { env: { memory } }).exports;
 }
 
+/**
+ * `bytes` with its memory import declared unshared: a copy in which the limits flag of the
+ * `memory` import (section 2) goes from 3 (shared, with maximum) to 1 (maximum only). The module
+ * MTU compiles imports a shared memory; the single-threaded wasm backend's memory is not shared,
+ * and an import must match it exactly.
+ *
+ * @throws {@link BackendError} when the module has no shared memory import.
+ *
+ * @example
+ * ```ts
+ * const exports = instantiate(unsharedMemoryVariant(bytes), memory); // memory: not shared
+ * ```
+ */
+export function unsharedMemoryVariant(bytes: Uint8Array): Uint8Array {
+  const out = bytes.slice();
+  let at = 8; // magic and version
+  const leb = (): number => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = out[at++] ?? 0;
+      value |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return value;
+    }
+  };
+  const name = (): string => {
+    const length = leb();
+    const text = Buffer.from(out.subarray(at, at + length)).toString('utf8');
+    at += length;
+    return text;
+  };
+  while (at < out.length) {
+    const id = out[at++];
+    const size = leb();
+    const end = at + size;
+    if (id === 2) {
+      for (let count = leb(); count > 0; count--) {
+        const field = `${name()}.${name()}`;
+        const kind = out[at++];
+        if (kind === 2 && field === 'env.memory' && out[at] === 3) {
+          out[at] = 1;
+          return out;
+        }
+        // function (type index), table (type, limits), global (type, mut): skip them
+        if (kind === 0) leb();
+        else if (kind === 1) {
+          at++;
+          if ((out[at++] ?? 0) & 1) leb();
+          leb();
+        } else if (kind === 3) at += 2;
+        else break;
+      }
+    }
+    at = end;
+  }
+  throw new BackendError('wasm', 'Winograd module: no shared env.memory import to unshare');
+}
+
 /** Slots of the control block (Int32). */
 const JOB = 0; // sequence number of the latest job (the main thread bumps it; −1 stops)
 const DONE = 1; // sequence number of the latest job the worker has finished its part of

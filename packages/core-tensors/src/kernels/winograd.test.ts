@@ -27,7 +27,8 @@ import {
   winogradConv2dBackpropInput,
   winogradHelperJobs,
 } from './winograd.js';
-import { WINOGRAD_WASM_SHARED, WINOGRAD_WASM_UNSHARED } from './winograd-wasm.js';
+import { unsharedMemoryVariant } from './winograd-helper.js';
+import { WINOGRAD_WASM } from './winograd-wasm.js';
 
 /**
  * The same bound as the direct kernels' tests. Winograd F(4×4, 3×3) scales inputs by up to 5 and
@@ -412,10 +413,10 @@ describe('setWasmConvolutions', () => {
   });
 });
 
-describe('the embedded Winograd wasm modules', () => {
-  it('import only env.memory and hold no data, globals or start function', () => {
-    for (const base64 of [WINOGRAD_WASM_SHARED, WINOGRAD_WASM_UNSHARED]) {
-      const bytes = Uint8Array.from(Buffer.from(base64, 'base64'));
+describe('the embedded Winograd wasm module', () => {
+  it('imports only env.memory and holds no data, globals or start function', () => {
+    const shared = Uint8Array.from(Buffer.from(WINOGRAD_WASM, 'base64'));
+    for (const bytes of [shared, unsharedMemoryVariant(shared)]) {
       const ids = sectionIds(bytes);
       // 2 import, 6 global, 8 start, 11 data, 12 data count
       expect(ids).toContain(2);
@@ -423,7 +424,17 @@ describe('the embedded Winograd wasm modules', () => {
     }
   });
 
-  it('are up to date with assembly/winograd.ts', () => {
+  it('has an unshared variant that differs only in the memory import flag', () => {
+    const shared = Uint8Array.from(Buffer.from(WINOGRAD_WASM, 'base64'));
+    const unshared = unsharedMemoryVariant(shared);
+    const differing = [...shared.keys()].filter((i) => shared[i] !== unshared[i]);
+    expect(differing).toHaveLength(1);
+    expect([shared[differing[0]!], unshared[differing[0]!]]).toEqual([3, 1]);
+    // Already unshared: nothing to clear.
+    expect(() => unsharedMemoryVariant(unshared)).toThrow(/no shared env.memory import/);
+  });
+
+  it('is up to date with assembly/winograd.ts', () => {
     const script = fileURLToPath(new URL('../../scripts/build-wasm.mjs', import.meta.url));
     expect(readFileSync(script, 'utf8')).toContain('--check');
     // Exits non-zero (and so throws) when the embedded binaries differ from a fresh compile.

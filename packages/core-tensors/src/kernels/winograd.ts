@@ -34,9 +34,10 @@ import {
   startKernelHelper,
   type KernelHelper,
   type WasmFn,
+  unsharedMemoryVariant,
   type WasmMemory,
 } from './winograd-helper.js';
-import { WINOGRAD_WASM_SHARED, WINOGRAD_WASM_UNSHARED } from './winograd-wasm.js';
+import { WINOGRAD_WASM } from './winograd-wasm.js';
 import { convWorkspaceLimit } from './workspace.js';
 import {
   allocOutput,
@@ -203,7 +204,7 @@ function instanceFor(backend: WasmBackend): Instance {
   let instance = instances.get(memory);
   if (instance === undefined) {
     const shared = memory.buffer instanceof SharedArrayBuffer;
-    const bytes = decode(shared ? WINOGRAD_WASM_SHARED : WINOGRAD_WASM_UNSHARED);
+    const bytes = shared ? decode(WINOGRAD_WASM) : unsharedMemoryVariant(decode(WINOGRAD_WASM));
     const exports = instantiate(bytes, memory) as WinogradExports;
     instance = { exports, helper: shared ? startKernelHelper(memory, bytes) : undefined };
     instances.set(memory, instance);
