@@ -3,8 +3,8 @@
 // memory (the multithreaded wasm backend's); for an unshared one, winograd.ts clears the shared
 // flag of that import at load time (the only difference). Run after editing the assembly:
 //
-//   pnpm --filter @mtu/core-tensors build:wasm          # rewrite the embedded binaries
-//   pnpm --filter @mtu/core-tensors build:wasm --check  # exit 1 when they are out of date
+//   pnpm --filter @mtu/core-tensors build:wasm          # rewrite the embedded module
+//   pnpm --filter @mtu/core-tensors build:wasm --check  # exit 1 when it is out of date
 //
 // The compiled module has no data segments, globals or runtime: it only reads and writes the
 // tensors of the memory it imports (checked by src/kernels/winograd.test.ts).

@@ -437,7 +437,7 @@ describe('the embedded Winograd wasm module', () => {
   it('is up to date with assembly/winograd.ts', () => {
     const script = fileURLToPath(new URL('../../scripts/build-wasm.mjs', import.meta.url));
     expect(readFileSync(script, 'utf8')).toContain('--check');
-    // Exits non-zero (and so throws) when the embedded binaries differ from a fresh compile.
+    // Exits non-zero (and so throws) when the embedded module differs from a fresh compile.
     execFileSync(process.execPath, [script, '--check'], { stdio: 'pipe' });
   }, 60_000);
 });
