@@ -25,7 +25,7 @@ import {
   winogradApplies,
   winogradConv2d,
   winogradConv2dBackpropInput,
-  winogradHelperJobs,
+  winogradHelperItems,
 } from './winograd.js';
 import { unsharedMemoryVariant } from './winograd-helper.js';
 import { WINOGRAD_WASM } from './winograd-wasm.js';
@@ -376,9 +376,9 @@ for (const threads of [1, 2]) {
     });
 
     it(threads === 1 ? 'has no helper thread' : 'splits the work with the helper thread', () => {
-      const jobs = winogradHelperJobs(asWasmBackend(tf.backend(), 'test'));
-      if (threads === 1) expect(jobs).toBeUndefined();
-      else expect(jobs).toBeGreaterThan(20);
+      const items = winogradHelperItems(asWasmBackend(tf.backend(), 'test'));
+      if (threads === 1) expect(items).toBeUndefined();
+      else expect(items).toBeGreaterThan(20);
     });
 
     it('keeps the wasm heap flat across calls (no leaked intermediates)', () => {
