@@ -1,16 +1,16 @@
 /**
  * A second thread for MTU's own wasm kernels (see `winograd.ts`).
  *
- * The transforms and the filter-gradient products run in MTU's wasm module, not in XNNPACK's
- * thread pool (the filter-gradient products multiply two operands that both change every call,
- * so XNNPACK, which packs its right operand first, would spend most of its time packing). To use
- * both cores, one `worker_threads` worker instantiates the same wasm module on the wasm backend's
- * shared memory and runs half of each job (images of the batch, or some of the 36 products) while the
- * calling thread runs the other half. The two meet on a small `SharedArrayBuffer` with `Atomics.wait` /
- * `notify` (synchronous, as tfjs kernels are). The worker is `unref`'d (it never keeps the
- * process alive) and is terminated by `shutdownBackend`. Until it has started (its first
- * milliseconds), or where the memory is not shared (single-threaded wasm), the calling thread
- * computes everything.
+ * The transforms and the matrix products run in MTU's wasm module, not in XNNPACK's thread pool
+ * (the products multiply two operands that both change every call, so XNNPACK, which packs its
+ * right operand first, would spend most of its time packing). To use both cores, one
+ * `worker_threads` worker instantiates the same wasm module on the wasm backend's shared memory.
+ * For each job (the images of a batch, the 36 products, the row blocks of a product) the worker
+ * and the calling thread claim items one at a time from a shared atomic counter, until none is
+ * left. They meet on a small `SharedArrayBuffer` with `Atomics.wait` / `notify` (synchronous, as
+ * tfjs kernels are). The worker is `unref`'d (it never keeps the process alive) and is terminated
+ * by `shutdownBackend`. Until it has started (its first milliseconds), or where the memory is not
+ * shared (single-threaded wasm), the calling thread computes everything.
  *
  * @module
  */
