@@ -215,17 +215,22 @@ export function startKernelHelper(memory: WasmMemory, bytes: Uint8Array): Kernel
       seq += 1;
       Atomics.store(ctl, JOB, seq);
       Atomics.notify(ctl, JOB);
-      for (;;) {
-        const i = Atomics.add(ctl, NEXT, 1);
-        if (i >= count) break;
-        args[rangeAt] = i;
-        args[rangeAt + 1] = i + 1;
-        fn(...args);
-      }
-      for (;;) {
-        const done = Atomics.load(ctl, DONE);
-        if (done === seq) break;
-        Atomics.wait(ctl, DONE, done);
+      try {
+        for (;;) {
+          const i = Atomics.add(ctl, NEXT, 1);
+          if (i >= count) break;
+          args[rangeAt] = i;
+          args[rangeAt + 1] = i + 1;
+          fn(...args);
+        }
+      } finally {
+        // Even when a call threw here: the worker must be done before the next job reuses ctl.
+        Atomics.store(ctl, NEXT, count);
+        for (;;) {
+          const done = Atomics.load(ctl, DONE);
+          if (done === seq) break;
+          Atomics.wait(ctl, DONE, done);
+        }
       }
       if (Atomics.load(ctl, FAILED) === 1) {
         throw new BackendError('wasm', 'kernel helper: a call failed on the helper thread');
