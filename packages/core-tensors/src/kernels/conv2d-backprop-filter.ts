@@ -50,6 +50,7 @@ import {
   winogradApplies,
   winogradBiasGradient,
   winogradConv2dBackpropFilter,
+  winogradPerExampleFilterBias,
 } from './winograd.js';
 import { convWorkspaceLimit } from './workspace.js';
 
@@ -364,6 +365,7 @@ export function conv2dPerExampleFilterBiasNhwc(
   dy: TensorInfo,
   g: ConvGeometry,
 ): [TensorInfo, TensorInfo] {
+  if (winogradApplies(g)) return winogradPerExampleFilterBias(backend, x, dy, g);
   const { batch: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = g;
   const { outChannels: o, inChannels: c } = g;
   const kc = g.filterHeight * g.filterWidth * c;

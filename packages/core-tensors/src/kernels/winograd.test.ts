@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 
 import { initBackend, shutdownBackend } from '../backend.js';
 import { ConfigError } from '../errors.js';
+import { conv2dPerExampleGradients } from '../per-example.js';
 import { compareToReference } from '../testing/grad-check.js';
 import { useLeakGuard } from '../testing/leak-guard.js';
 import { tf } from '../tf.js';
@@ -241,6 +242,37 @@ for (const threads of [1, 2]) {
         setConvWorkspaceLimit(previous);
       }
       tf.dispose([x, w, b, dy]);
+    });
+
+    it('per-example filter and bias gradients match each example’s own definition', () => {
+      for (const pad of PADDINGS) {
+        const g = geometry(pad);
+        const x = randn(X_SHAPE, 27) as tf.Tensor4D;
+        const dy = randn([X_SHAPE[0], g.outHeight, g.outWidth, OUT], 28) as tf.Tensor4D;
+        const { filter, bias } = conv2dPerExampleGradients(x, dy, [3, 3, X_SHAPE[3], OUT], 1, pad);
+        const one = { ...refGeometry(g), n: 1 };
+        const xs = x.dataSync();
+        const dys = dy.dataSync();
+        const [dws, dbs] = [filter.dataSync(), bias.dataSync()];
+        const xSize = X_SHAPE[1] * X_SHAPE[2] * X_SHAPE[3];
+        const dySize = g.outHeight * g.outWidth * OUT;
+        const wSize = 9 * X_SHAPE[3] * OUT;
+        for (let e = 0; e < X_SHAPE[0]; e++) {
+          const dye = dys.subarray(e * dySize, (e + 1) * dySize);
+          const ref = conv2dFilterGradRef(xs.subarray(e * xSize, (e + 1) * xSize), dye, one, OUT);
+          const cmp = compareToReference(dws.subarray(e * wSize, (e + 1) * wSize), ref.value, {
+            magnitude: ref.magnitude,
+            rtol: WINOGRAD_RTOL,
+          });
+          expect(cmp.ok, `${padName(pad)} example ${e}: ${cmp.message}`).toBe(true);
+          for (let k = 0; k < OUT; k++) {
+            let sum = 0;
+            for (let p = k; p < dySize; p += OUT) sum += dye[p]!;
+            expect(dbs[e * OUT + k]).toBeCloseTo(sum, 4);
+          }
+        }
+        tf.dispose([x, dy, filter, bias]);
+      }
     });
 
     it('tf.grad of a conv net gives the direct kernels’ gradients (to float32 rounding)', () => {

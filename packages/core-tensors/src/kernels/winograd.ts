@@ -640,3 +640,64 @@ export function mtuMatMul(
   parallel(instance, 'gemmRows', Math.ceil(m / 4), [aAt, bAt, cAt, m, n, k]);
   return c;
 }
+
+/**
+ * Per-example filter and bias gradients of that convolution (see `conv2dPerExampleGradients`):
+ * `x` `[N, H, W, C]`, `dy` `[N, OH, OW, O]` → `[dW [N, 3, 3, C, O], db [N, O]]`, owned by the
+ * caller: for each example, the transposed Winograd algorithm over that example's tiles only.
+ * Requires {@link winogradApplies}.
+ *
+ * @example
+ * ```ts
+ * const [dw, db] = winogradPerExampleFilterBias(backend, x, dy, g);
+ * ```
+ */
+export function winogradPerExampleFilterBias(
+  backend: WasmBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): [TensorInfo, TensorInfo] {
+  const instance = instanceFor(backend);
+  const wg = instance.exports;
+  const { batch: n, inHeight: h, inWidth: w, inChannels: c } = g;
+  const { outHeight: oh, outWidth: ow, outChannels: o, padTop: padT, padLeft: padL } = g;
+  const th = Math.ceil(oh / TILE);
+  const tw = Math.ceil(ow / TILE);
+  const tiles = th * tw;
+  const dw = allocOutput(backend, [n, 3, 3, c, o]);
+  const db = allocOutput(backend, [n, o]);
+  const v = bank(backend, PRODUCTS, tiles, c);
+  const d = bank(backend, PRODUCTS, o, tiles);
+  const m = bank(backend, PRODUCTS, o, c);
+  try {
+    const [vt, dt, mt] = [
+      address(backend, v.table),
+      address(backend, d.table),
+      address(backend, m.table),
+    ];
+    const [xAt, dyAt, dwAt, dbAt] = [x, dy, dw, db].map((t) => address(backend, t)) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    for (let e = 0; e < n; e++) {
+      const xe = xAt + 4 * e * h * w * c;
+      const dye = dyAt + 4 * e * oh * ow * o;
+      wg.inputTransform(xe, 0, 1, h, w, c, padT, padL, th, tw, vt);
+      wg.gradTransformT(dye, 1, 0, 1, oh, ow, o, th, tw, dt);
+      parallel(instance, 'filterGradProducts', PRODUCTS, [dt, vt, mt, o, c, tiles]);
+      wg.filterGradOutput(mt, dwAt + 4 * e * 9 * c * o, c, o);
+      wg.channelSums(dye, oh * ow, o, dbAt + 4 * e * o);
+    }
+    return [dw, db];
+  } catch (error) {
+    disposeInfos(backend, dw, db);
+    throw error;
+  } finally {
+    disposeBank(backend, v);
+    disposeBank(backend, d);
+    disposeBank(backend, m);
+  }
+}
