@@ -144,13 +144,29 @@ export function withShape(info: TensorInfo, shape: readonly number[]): TensorInf
   return { dataId: info.dataId, shape: [...shape], dtype: info.dtype };
 }
 
-function memoryOffset(backend: WasmBackend, info: TensorInfo): number {
+/**
+ * The byte address of a tensor's data on the wasm heap (what wasm functions take as a pointer).
+ *
+ * @example
+ * ```ts
+ * exports.channelSums(byteOffset(backend, dy), rows, o, byteOffset(backend, db));
+ * ```
+ */
+export function byteOffset(backend: WasmBackend, info: TensorInfo): number {
   const data = backend.dataIdMap.get(info.dataId);
   if (data === undefined) throw new BackendError('wasm', 'tensor data is not on the wasm backend');
   return data.memoryOffset;
 }
 
-function sizeOf(shape: readonly number[]): number {
+/**
+ * The number of elements of a shape (1 for a scalar).
+ *
+ * @example
+ * ```ts
+ * sizeOf([2, 3, 4]); // 24
+ * ```
+ */
+export function sizeOf(shape: readonly number[]): number {
   let size = 1;
   for (const d of shape) size *= d;
   return size;
@@ -169,7 +185,7 @@ function sizeOf(shape: readonly number[]): number {
 export function f32View(backend: WasmBackend, info: TensorInfo): Float32Array {
   return new Float32Array(
     backend.wasm.HEAPF32.buffer,
-    memoryOffset(backend, info),
+    byteOffset(backend, info),
     sizeOf(info.shape),
   );
 }
@@ -198,7 +214,7 @@ export function f32Heap(backend: WasmBackend): Float32Array {
  * ```
  */
 export function f32Offset(backend: WasmBackend, info: TensorInfo): number {
-  return memoryOffset(backend, info) >>> 2;
+  return byteOffset(backend, info) >>> 2;
 }
 
 /**
@@ -210,11 +226,7 @@ export function f32Offset(backend: WasmBackend, info: TensorInfo): number {
  * ```
  */
 export function i32View(backend: WasmBackend, info: TensorInfo): Int32Array {
-  return new Int32Array(
-    backend.wasm.HEAP32.buffer,
-    memoryOffset(backend, info),
-    sizeOf(info.shape),
-  );
+  return new Int32Array(backend.wasm.HEAP32.buffer, byteOffset(backend, info), sizeOf(info.shape));
 }
 
 /**

@@ -42,8 +42,10 @@ import { convWorkspaceLimit } from './workspace.js';
 import {
   allocOutput,
   asWasmBackend,
+  byteOffset,
   disposeInfos,
   requireInputs,
+  sizeOf,
   type KernelArgs,
   type TensorInfo,
   type WasmBackend,
@@ -161,6 +163,12 @@ interface Instance {
 
 const instances = new Map<WasmMemory, Instance>();
 
+/** The wasm backend's `WebAssembly.Memory` (threaded builds expose it, others export it). */
+function backendMemory(backend: WasmBackend): WasmMemory | undefined {
+  const holder = backend.wasm as unknown as EmscriptenMemoryHolder;
+  return holder.wasmMemory ?? holder.asm?.memory;
+}
+
 /**
  * Stops the helper threads of the Winograd kernels and forgets their instances (called by
  * `shutdownBackend`, and when the wasm backend is recreated).
@@ -189,15 +197,13 @@ function decode(base64: string): Uint8Array {
  * ```
  */
 export function winogradHelperItems(backend: WasmBackend): number | undefined {
-  const holder = backend.wasm as unknown as EmscriptenMemoryHolder;
-  const memory = holder.wasmMemory ?? holder.asm?.memory;
+  const memory = backendMemory(backend);
   return memory === undefined ? undefined : instances.get(memory)?.helper?.items();
 }
 
 /** The module, instantiated once per wasm backend memory (compiled synchronously: 8 KB). */
 function instanceFor(backend: WasmBackend): Instance {
-  const holder = backend.wasm as unknown as EmscriptenMemoryHolder;
-  const memory = holder.wasmMemory ?? holder.asm?.memory;
+  const memory = backendMemory(backend);
   if (memory === undefined) {
     throw new BackendError('wasm', 'Winograd kernels: cannot find the wasm backend memory');
   }
@@ -260,8 +266,8 @@ function bank(backend: WasmBackend, count: number, rows: number, cols: number): 
   const stride = rows * cols + BANK_PAD;
   const data = allocOutput(backend, [count * stride]);
   const table = allocOutput(backend, [count], 'int32');
-  const base = address(backend, data);
-  const at = address(backend, table) >>> 2;
+  const base = byteOffset(backend, data);
+  const at = byteOffset(backend, table) >>> 2;
   const heap = backend.wasm.HEAP32;
   for (let k = 0; k < count; k++) heap[at + k] = base + 4 * k * stride;
   return { data, table };
@@ -272,12 +278,6 @@ const BANK_PAD = 16;
 
 function disposeBank(backend: WasmBackend, b: Bank): void {
   disposeInfos(backend, b.data, b.table);
-}
-
-function address(backend: WasmBackend, info: TensorInfo): number {
-  const data = backend.dataIdMap.get(info.dataId);
-  if (data === undefined) throw new BackendError('wasm', 'tensor data is not on the wasm backend');
-  return data.memoryOffset;
 }
 
 /** A stride-1 3×3 convolution of `x` `[N, H, W, C]` into `[N, OH, OW, O]` (shared by forward and input gradient). */
@@ -311,18 +311,24 @@ function convolve(
   try {
     const fc = flip ? o : c; // filter [3, 3, fc, fo]
     const fo = flip ? c : o;
-    wg.filterTransform(address(backend, filter), fc, fo, flip ? 1 : 0, address(backend, u.table));
-    const uAt = address(backend, u.table);
-    const biasAt = bias === undefined ? 0 : address(backend, bias);
+    wg.filterTransform(
+      byteOffset(backend, filter),
+      fc,
+      fo,
+      flip ? 1 : 0,
+      byteOffset(backend, u.table),
+    );
+    const uAt = byteOffset(backend, u.table);
+    const biasAt = bias === undefined ? 0 : byteOffset(backend, bias);
     for (let b0 = 0; b0 < n; b0 += chunk) {
       const images = Math.min(chunk, n - b0);
       const tiles = images * th * tw;
       const v = bank(backend, PRODUCTS, tiles, c);
       const m = bank(backend, PRODUCTS, tiles, o);
       try {
-        const [vAt, mAt] = [address(backend, v.table), address(backend, m.table)];
-        const xAt = address(backend, x) + 4 * b0 * h * w * c;
-        const yAt = address(backend, y) + 4 * b0 * oh * ow * o;
+        const [vAt, mAt] = [byteOffset(backend, v.table), byteOffset(backend, m.table)];
+        const xAt = byteOffset(backend, x) + 4 * b0 * h * w * c;
+        const yAt = byteOffset(backend, y) + 4 * b0 * oh * ow * o;
         parallel(instance, 'inputTransform', images, [xAt], [h, w, c, padT, padL, th, tw, vAt]);
         parallel(instance, 'forwardProducts', PRODUCTS, [vAt, uAt, mAt, tiles, c, o]);
         const tail = [oh, ow, o, th, tw, biasAt, relu ? 1 : 0];
@@ -449,16 +455,16 @@ export function winogradConv2dBackpropFilter(
   // Chunks of images add their products up here (only when there is more than one chunk).
   const sum = chunk < n ? allocOutput(backend, [PRODUCTS * (o * c + BANK_PAD)]) : undefined;
   try {
-    const mt = address(backend, m.table);
+    const mt = byteOffset(backend, m.table);
     for (let b0 = 0; b0 < n; b0 += chunk) {
       const images = Math.min(chunk, n - b0);
       const tiles = images * th * tw;
       const v = bank(backend, PRODUCTS, tiles, c);
       const d = bank(backend, PRODUCTS, o, tiles);
       try {
-        const [vt, dt] = [address(backend, v.table), address(backend, d.table)];
-        const xAt = address(backend, x) + 4 * b0 * h * w * c;
-        const dyAt = address(backend, dy) + 4 * b0 * oh * ow * o;
+        const [vt, dt] = [byteOffset(backend, v.table), byteOffset(backend, d.table)];
+        const xAt = byteOffset(backend, x) + 4 * b0 * h * w * c;
+        const dyAt = byteOffset(backend, dy) + 4 * b0 * oh * ow * o;
         parallel(instance, 'inputTransform', images, [xAt], [h, w, c, padT, padL, th, tw, vt]);
         parallel(instance, 'gradTransformT', images, [dyAt, images], [oh, ow, o, th, tw, dt]);
         parallel(instance, 'filterGradProducts', PRODUCTS, [dt, vt, mt, o, c, tiles]);
@@ -468,7 +474,7 @@ export function winogradConv2dBackpropFilter(
       }
       if (sum !== undefined) {
         const heap = backend.wasm.HEAPF32;
-        const [from, to] = [address(backend, m.data) >>> 2, address(backend, sum) >>> 2];
+        const [from, to] = [byteOffset(backend, m.data) >>> 2, byteOffset(backend, sum) >>> 2];
         const size = PRODUCTS * (o * c + BANK_PAD);
         if (b0 === 0) heap.copyWithin(to, from, from + size);
         else for (let k = 0; k < size; k++) heap[to + k] = heap[to + k]! + heap[from + k]!;
@@ -476,11 +482,11 @@ export function winogradConv2dBackpropFilter(
     }
     if (sum !== undefined) {
       const heap = backend.wasm.HEAPF32;
-      const [from, to] = [address(backend, sum) >>> 2, address(backend, m.data) >>> 2];
+      const [from, to] = [byteOffset(backend, sum) >>> 2, byteOffset(backend, m.data) >>> 2];
       heap.copyWithin(to, from, from + PRODUCTS * (o * c + BANK_PAD));
     }
     const dw = allocOutput(backend, [3, 3, c, o]);
-    instance.exports.filterGradOutput(mt, address(backend, dw), c, o);
+    instance.exports.filterGradOutput(mt, byteOffset(backend, dw), c, o);
     return dw;
   } finally {
     disposeBank(backend, m);
@@ -568,10 +574,6 @@ function fusedConv2dKernel(args: KernelArgs): TensorInfo {
   return delegate(args, tf.FusedConv2D);
 }
 
-function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 /** `Conv2D` for wasm: Winograd where it applies and is on, else the stock kernel. */
 export const winogradConv2DConfig: tf.KernelConfig = {
   kernelName: tf.Conv2D,
@@ -603,10 +605,10 @@ export function winogradBiasGradient(backend: WasmBackend, dy: TensorInfo): Tens
   const o = dy.shape[dy.shape.length - 1] ?? 0;
   const db = allocOutput(backend, [o]);
   instanceFor(backend).exports.channelSums(
-    address(backend, dy),
+    byteOffset(backend, dy),
     sizeOf(dy.shape) / o,
     o,
-    address(backend, db),
+    byteOffset(backend, db),
   );
   return db;
 }
@@ -636,7 +638,7 @@ export function mtuMatMul(
   }
   const instance = instanceFor(backend);
   const c = allocOutput(backend, [m, n]);
-  const [aAt, bAt, cAt] = [address(backend, a), address(backend, b), address(backend, c)];
+  const [aAt, bAt, cAt] = [byteOffset(backend, a), byteOffset(backend, b), byteOffset(backend, c)];
   parallel(instance, 'gemmRows', Math.ceil(m / 4), [aAt, bAt, cAt, m, n, k]);
   return c;
 }
@@ -672,11 +674,11 @@ export function winogradPerExampleFilterBias(
   const m = bank(backend, PRODUCTS, o, c);
   try {
     const [vt, dt, mt] = [
-      address(backend, v.table),
-      address(backend, d.table),
-      address(backend, m.table),
+      byteOffset(backend, v.table),
+      byteOffset(backend, d.table),
+      byteOffset(backend, m.table),
     ];
-    const [xAt, dyAt, dwAt, dbAt] = [x, dy, dw, db].map((t) => address(backend, t)) as [
+    const [xAt, dyAt, dwAt, dbAt] = [x, dy, dw, db].map((t) => byteOffset(backend, t)) as [
       number,
       number,
       number,
