@@ -22,7 +22,8 @@ export default tseslint.config(
       'docs/api/**',
       '**/node_modules/**',
       'patches/**',
-      // AssemblyScript (compiled by asc into src/kernels/winograd-wasm.ts), not TypeScript.
+      // AssemblyScript (compiled by asc into src/kernels/winograd-wasm.ts and f64-wasm.ts), not
+      // TypeScript.
       'packages/core-tensors/assembly/**',
     ],
   },

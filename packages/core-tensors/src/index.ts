@@ -58,6 +58,14 @@ export {
   orthonormalityErrorF64,
 } from './linalg.js';
 export type { BasisOptions, BasisF64Options, BasisF64Result } from './linalg.js';
+export {
+  combineF64,
+  gramProductsF64,
+  hostKernels,
+  residualProductsF64,
+  setHostKernels,
+} from './host-kernels/index.js';
+export type { Combination, GramProducts, HostKernels, RowMajor } from './host-kernels/index.js';
 export { activeBackend, MAX_WASM_THREADS } from './backend.js';
 export type { ModuleImporter } from './backend.js';
 export { createRefStep, REF_STEP_MODEL, refStepFlops } from './ref-step.js';
