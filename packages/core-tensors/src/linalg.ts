@@ -22,14 +22,19 @@
  *    time; a column that vanishes entirely is dropped, so `k` can shrink in pathological cases).
  *
  * Costs for G of D×n: `D·n²/2` (Gram) + `D·n·k` (U) + `D·k²` (re-orthogonalisation) float64
- * multiply-adds in JavaScript, plus memory for the float64 basis (`8·D·k` bytes) and, for the tensor
- * functions, its float32 copy (`4·D·k` bytes). `G` itself is read once with `dataSync()` and never
- * copied to float64.
+ * multiply-adds. Steps 2, 5 and 6 run in MTU's float64 host kernels (`host-kernels/`: wasm SIMD,
+ * bit-identical to their JavaScript reference loops, which run where WebAssembly is unavailable or
+ * after `setHostKernels('js')`). Memory: the float64 basis (`8·D·k` bytes) and, for the tensor
+ * functions, its float32 copy (`4·D·k` bytes); in wasm also a copy of G and room for `n` float64
+ * columns in the module's memory. `G` is read once with `dataSync()` and never converted to a
+ * float64 array.
  *
  * @module
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { ConfigError, ShapeError } from './errors.js';
+import { basisStage } from './host-kernels/index.js';
+import type { BasisStage } from './host-kernels/reference.js';
 import { tf } from './tf.js';
 import type { Rank, Tensor, Tensor1D, Tensor2D } from './tf.js';
 
@@ -161,9 +166,12 @@ export function energyRank(singularValues: ArrayLike<number>, energy: number): n
   return positive;
 }
 
-/** Internal result: the basis stored column-major (column j at `cols[j*D … j*D+D)`). */
+/** Precision of the basis a {@link basisCore} call returns. */
+type Precision = 'float64' | 'float32';
+
+/** Internal result: the `D × k` basis, row-major, in the requested precision. */
 interface CoreResult {
-  readonly cols: Float64Array;
+  readonly basis: Float64Array | Float32Array;
   readonly k: number;
   readonly singularValues: Float64Array;
 }
@@ -201,9 +209,10 @@ function basisCore(
   energy: number,
   rtol: number,
   reorthogonalize: boolean,
+  precision: Precision,
 ): CoreResult {
   const empty: CoreResult = {
-    cols: new Float64Array(0),
+    basis: emptyBasis(precision),
     k: 0,
     singularValues: new Float64Array(0),
   };
@@ -221,38 +230,32 @@ function basisCore(
   const [f1, f2] = scaleFactors(maxAbs);
   const scale = 1 / f1 / f2; // G = scale · Gs
 
+  // Steps 2, 5 and 6 run in the float64 host kernels (wasm, or the identical JavaScript loops of
+  // host-kernels/reference.ts).
+  const stage = basisStage(data, D, n, f1, f2);
+  try {
+    return basisSteps(stage, n, energy, rtol, reorthogonalize, scale, precision);
+  } finally {
+    stage.release();
+  }
+}
+
+function basisSteps(
+  stage: BasisStage,
+  n: number,
+  energy: number,
+  rtol: number,
+  reorthogonalize: boolean,
+  scale: number,
+  precision: Precision,
+): CoreResult {
+  const empty: CoreResult = {
+    basis: emptyBasis(precision),
+    k: 0,
+    singularValues: new Float64Array(0),
+  };
   // 2. Gram of Gs in float64, upper triangle, four rows at a time.
-  const C = new Float64Array(n * n);
-  const rows = new Float64Array(4 * n);
-  const n2 = 2 * n;
-  const n3 = 3 * n;
-  for (let r0 = 0; r0 < D; r0 += 4) {
-    const m = Math.min(4, D - r0);
-    rows.fill(0);
-    for (let t = 0; t < m; t++) {
-      const src = (r0 + t) * n;
-      const dst = t * n;
-      for (let a = 0; a < n; a++) rows[dst + a] = (data[src + a] as number) * f1 * f2;
-    }
-    for (let a = 0; a < n; a++) {
-      const x0 = rows[a] as number;
-      const x1 = rows[n + a] as number;
-      const x2 = rows[n2 + a] as number;
-      const x3 = rows[n3 + a] as number;
-      const base = a * n;
-      for (let b = a; b < n; b++) {
-        C[base + b] =
-          (C[base + b] as number) +
-          x0 * (rows[b] as number) +
-          x1 * (rows[n + b] as number) +
-          x2 * (rows[n2 + b] as number) +
-          x3 * (rows[n3 + b] as number);
-      }
-    }
-  }
-  for (let a = 0; a < n; a++) {
-    for (let b = a + 1; b < n; b++) C[b * n + a] = C[a * n + b] as number;
-  }
+  const C = stage.gram();
 
   // 3. Symmetric eigendecomposition, descending, cut-off.
   const evd = new EigenvalueDecomposition(Matrix.from1DArray(n, n, C), { assumeSymmetric: true });
@@ -277,7 +280,7 @@ function basisCore(
 
   // 4. Energy rank.
   let k = energyRank(sigmaScaled, energy);
-  if (k === 0) return { cols: new Float64Array(0), k: 0, singularValues };
+  if (k === 0) return { basis: emptyBasis(precision), k: 0, singularValues };
 
   // 5. U = Gs V_k Σ_k^{-1}, column-major; Wt holds the columns of V_k Σ_k^{-1} contiguously.
   const Wt = new Float64Array(k * n);
@@ -286,165 +289,16 @@ function basisCore(
     const inv = 1 / (sigmaScaled[j] as number);
     for (let a = 0; a < n; a++) Wt[j * n + a] = V.get(a, col) * inv;
   }
-  const cols = new Float64Array(k * D);
-  for (let i0 = 0; i0 < D; i0 += 4) {
-    const m = Math.min(4, D - i0);
-    rows.fill(0);
-    for (let t = 0; t < m; t++) {
-      const src = (i0 + t) * n;
-      const dst = t * n;
-      for (let a = 0; a < n; a++) rows[dst + a] = (data[src + a] as number) * f1 * f2;
-    }
-    // Register block of 4 rows × 2 columns: each load of Wt serves four rows.
-    let j = 0;
-    for (; j + 1 < k; j += 2) {
-      const w0 = j * n;
-      const w1 = w0 + n;
-      let s00 = 0,
-        s10 = 0,
-        s20 = 0,
-        s30 = 0;
-      let s01 = 0,
-        s11 = 0,
-        s21 = 0,
-        s31 = 0;
-      for (let a = 0; a < n; a++) {
-        const y0 = Wt[w0 + a] as number;
-        const y1 = Wt[w1 + a] as number;
-        const x0 = rows[a] as number;
-        const x1 = rows[n + a] as number;
-        const x2 = rows[n2 + a] as number;
-        const x3 = rows[n3 + a] as number;
-        s00 += x0 * y0;
-        s10 += x1 * y0;
-        s20 += x2 * y0;
-        s30 += x3 * y0;
-        s01 += x0 * y1;
-        s11 += x1 * y1;
-        s21 += x2 * y1;
-        s31 += x3 * y1;
-      }
-      writeBlock(cols, j * D + i0, m, s00, s10, s20, s30);
-      writeBlock(cols, (j + 1) * D + i0, m, s01, s11, s21, s31);
-    }
-    if (j < k) {
-      const w0 = j * n;
-      let s00 = 0,
-        s10 = 0,
-        s20 = 0,
-        s30 = 0;
-      for (let a = 0; a < n; a++) {
-        const y0 = Wt[w0 + a] as number;
-        s00 += (rows[a] as number) * y0;
-        s10 += (rows[n + a] as number) * y0;
-        s20 += (rows[n2 + a] as number) * y0;
-        s30 += (rows[n3 + a] as number) * y0;
-      }
-      writeBlock(cols, j * D + i0, m, s00, s10, s20, s30);
-    }
-  }
+  stage.columns(Wt, k);
 
   // 6. Modified Gram–Schmidt in float64 ("twice is enough" for columns that lose > half their norm).
-  if (reorthogonalize) {
-    let out = 0;
-    for (let j = 0; j < k; j++) {
-      const cj = j * D;
-      const dst = out * D;
-      if (dst !== cj) cols.copyWithin(dst, cj, cj + D);
-      const norm0 = columnNorm(cols, dst, D);
-      let before = norm0;
-      let nrm = norm0;
-      for (let pass = 0; pass < 2; pass++) {
-        // u ← u − ⟨uᵢ, u⟩ uᵢ for i = 0 … out−1, each coefficient taken from the updated u (MGS).
-        // The update by uᵢ and the dot product with uᵢ₊₁ share one pass over u.
-        if (out > 0) {
-          let c = dotF64(cols, 0, dst, D);
-          for (let i = 0; i < out; i++) {
-            const ci = i * D;
-            c =
-              i + 1 < out
-                ? axpyDot(cols, dst, ci, c, (i + 1) * D, D)
-                : (axpy(cols, dst, ci, c, D), 0);
-          }
-        }
-        nrm = columnNorm(cols, dst, D);
-        if (nrm >= 0.5 * before) break;
-        before = nrm;
-      }
-      if (!(nrm > 1e-10 * norm0) || !Number.isFinite(nrm)) continue; // vanished: drop
-      const inv = 1 / nrm;
-      for (let t = 0; t < D; t++) cols[dst + t] = (cols[dst + t] as number) * inv;
-      out++;
-    }
-    k = out;
-  }
-  return { cols: k * D === cols.length ? cols : cols.slice(0, k * D), k, singularValues };
+  if (reorthogonalize) k = stage.mgs();
+  const basis = precision === 'float32' ? stage.rowMajorF32(k) : stage.rowMajorF64(k);
+  return { basis, k, singularValues };
 }
 
-/** Writes the first `m` of four consecutive values at `out[at …]`. */
-function writeBlock(
-  out: Float64Array,
-  at: number,
-  m: number,
-  v0: number,
-  v1: number,
-  v2: number,
-  v3: number,
-): void {
-  out[at] = v0;
-  if (m > 1) out[at + 1] = v1;
-  if (m > 2) out[at + 2] = v2;
-  if (m > 3) out[at + 3] = v3;
-}
-
-/** ⟨x[a … a+D), x[b … b+D)⟩ with four partial sums (independent dependency chains). */
-function dotF64(x: Float64Array, a: number, b: number, D: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  const D4 = D - (D % 4);
-  let t = 0;
-  for (; t < D4; t += 4) {
-    s0 += (x[a + t] as number) * (x[b + t] as number);
-    s1 += (x[a + t + 1] as number) * (x[b + t + 1] as number);
-    s2 += (x[a + t + 2] as number) * (x[b + t + 2] as number);
-    s3 += (x[a + t + 3] as number) * (x[b + t + 3] as number);
-  }
-  for (; t < D; t++) s0 += (x[a + t] as number) * (x[b + t] as number);
-  return s0 + s1 + (s2 + s3);
-}
-
-/** `x[u …] −= c · x[p …]` over D entries. */
-function axpy(x: Float64Array, u: number, p: number, c: number, D: number): void {
-  for (let t = 0; t < D; t++) x[u + t] = (x[u + t] as number) - c * (x[p + t] as number);
-}
-
-/** `x[u …] −= c · x[p …]`, then returns ⟨x[q …], x[u …]⟩ of the updated values (one pass). */
-function axpyDot(x: Float64Array, u: number, p: number, c: number, q: number, D: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  const D2 = D - (D % 2);
-  let t = 0;
-  for (; t < D2; t += 2) {
-    const y0 = (x[u + t] as number) - c * (x[p + t] as number);
-    const y1 = (x[u + t + 1] as number) - c * (x[p + t + 1] as number);
-    x[u + t] = y0;
-    x[u + t + 1] = y1;
-    s0 += (x[q + t] as number) * y0;
-    s1 += (x[q + t + 1] as number) * y1;
-  }
-  if (t < D) {
-    const y = (x[u + t] as number) - c * (x[p + t] as number);
-    x[u + t] = y;
-    s0 += (x[q + t] as number) * y;
-  }
-  return s0 + s1;
-}
-
-function columnNorm(cols: Float64Array, start: number, D: number): number {
-  // Scaled accumulation is unnecessary here: the columns have norm ≈ 1.
-  return Math.sqrt(dotF64(cols, start, start, D));
+function emptyBasis(precision: Precision): Float64Array | Float32Array {
+  return precision === 'float32' ? new Float32Array(0) : new Float64Array(0);
 }
 
 function resolveOptions(options: BasisF64Options): {
@@ -497,14 +351,8 @@ export function orthonormalBasisF64(
     );
   }
   const o = resolveOptions(options);
-  const core = basisCore(data, D, n, o.energy, o.rtol, o.reorthogonalize);
-  const { k, cols } = core;
-  const basis = new Float64Array(D * k);
-  for (let j = 0; j < k; j++) {
-    const cj = j * D;
-    for (let i = 0; i < D; i++) basis[i * k + j] = cols[cj + i] as number;
-  }
-  return { basis, D, k, singularValues: core.singularValues };
+  const core = basisCore(data, D, n, o.energy, o.rtol, o.reorthogonalize, 'float64');
+  return { basis: core.basis as Float64Array, D, k: core.k, singularValues: core.singularValues };
 }
 
 function readMatrix(fn: string, name: string, G: Tensor): Data {
@@ -518,15 +366,6 @@ function readMatrix(fn: string, name: string, G: Tensor): Data {
   if (values instanceof Int32Array || values instanceof Uint8Array)
     return Float64Array.from(values);
   throw new ConfigError(`${name}.dtype`, G.dtype, `${fn}: expected a numeric tensor`);
-}
-
-function toTensor(cols: Float64Array, D: number, k: number): Tensor2D {
-  const out = new Float32Array(D * k);
-  for (let j = 0; j < k; j++) {
-    const cj = j * D;
-    for (let i = 0; i < D; i++) out[i * k + j] = cols[cj + i] as number;
-  }
-  return tf.tensor2d(out, [D, k], 'float32');
 }
 
 /**
@@ -554,8 +393,8 @@ export function orthonormalBasis(G: Tensor2D, options: BasisOptions = {}): Tenso
   const o = resolveOptions(options);
   const data = readMatrix('orthonormalBasis', 'G', G);
   const [D, n] = G.shape;
-  const core = basisCore(data, D, n, o.energy, o.rtol, true);
-  return toTensor(core.cols, D, core.k);
+  const core = basisCore(data, D, n, o.energy, o.rtol, true, 'float32');
+  return tf.tensor2d(core.basis as Float32Array, [D, core.k], 'float32');
 }
 
 /**
