@@ -14,8 +14,13 @@
  * Inner products ⟨u, c_j⟩ of the current iterate are `w = b − G a`; they are updated in O(M) per
  * step instead of O(D).
  *
+ * The three O(D·M) passes ({@link hostProducts}, {@link residualProducts}, {@link combineHost}) run
+ * in the float64 host kernels of `@mtu/core-tensors` (`gramProductsF64`, `residualProductsF64`,
+ * `combineF64`: wasm SIMD, bit-identical to their JavaScript reference loops).
+ *
  * @module
  */
+import { combineF64, gramProductsF64, residualProductsF64 } from '@mtu/core-tensors';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 
 /** Column data of a `D × M` matrix stored row-major (entry (i, j) at `i * M + j`). */
@@ -32,7 +37,8 @@ export interface HostProducts {
 }
 
 /**
- * Accumulates `CᵀC`, `Cᵀg` and `‖g‖²` in float64 (upper triangle, four rows of C at a time).
+ * Accumulates `CᵀC`, `Cᵀg` and `‖g‖²` in float64 (upper triangle, four rows of C at a time), with
+ * `gramProductsF64` of `@mtu/core-tensors`.
  *
  * @param C - `D × M`, row-major.
  * @param g - Length `D`.
@@ -41,45 +47,7 @@ export interface HostProducts {
  * @returns The products; non-finite inputs give non-finite entries (the caller checks).
  */
 export function hostProducts(C: RowMajor, g: RowMajor, D: number, M: number): HostProducts {
-  const G = new Float64Array(M * M);
-  const b = new Float64Array(M);
-  let gg = 0;
-  const rows = new Float64Array(4 * M);
-  const M2 = 2 * M;
-  const M3 = 3 * M;
-  for (let r0 = 0; r0 < D; r0 += 4) {
-    const m = Math.min(4, D - r0);
-    rows.fill(0);
-    for (let t = 0; t < m; t++) {
-      const src = (r0 + t) * M;
-      const dst = t * M;
-      for (let a = 0; a < M; a++) rows[dst + a] = C[src + a] as number;
-    }
-    const g0 = g[r0] as number;
-    const g1 = m > 1 ? (g[r0 + 1] as number) : 0;
-    const g2 = m > 2 ? (g[r0 + 2] as number) : 0;
-    const g3 = m > 3 ? (g[r0 + 3] as number) : 0;
-    gg += g0 * g0 + g1 * g1 + (g2 * g2 + g3 * g3);
-    for (let a = 0; a < M; a++) {
-      const x0 = rows[a] as number;
-      const x1 = rows[M + a] as number;
-      const x2 = rows[M2 + a] as number;
-      const x3 = rows[M3 + a] as number;
-      b[a] = (b[a] as number) + (x0 * g0 + x1 * g1 + (x2 * g2 + x3 * g3));
-      const base = a * M;
-      for (let c = a; c < M; c++) {
-        G[base + c] =
-          (G[base + c] as number) +
-          (x0 * (rows[c] as number) +
-            x1 * (rows[M + c] as number) +
-            (x2 * (rows[M2 + c] as number) + x3 * (rows[M3 + c] as number)));
-      }
-    }
-  }
-  for (let a = 0; a < M; a++) {
-    for (let c = a + 1; c < M; c++) G[c * M + a] = G[a * M + c] as number;
-  }
-  return { G, b, gg };
+  return gramProductsF64(C, g, D, M);
 }
 
 /** The numerical range of a Gram matrix: its eigenpairs above the relative cut-off. */
@@ -181,14 +149,7 @@ export function residualProducts(
   M: number,
   a: Float64Array,
 ): Float64Array {
-  const out = new Float64Array(M);
-  for (let i = 0; i < D; i++) {
-    const row = i * M;
-    let r = g[i] as number;
-    for (let j = 0; j < M; j++) r -= (C[row + j] as number) * (a[j] as number);
-    for (let j = 0; j < M; j++) out[j] = (out[j] as number) + (C[row + j] as number) * r;
-  }
-  return out;
+  return residualProductsF64(C, g, D, M, a);
 }
 
 /**
@@ -570,26 +531,5 @@ export function combineHost(
   M: number,
   a: Float64Array,
 ): Combined {
-  const idx: number[] = [];
-  const coef: number[] = [];
-  for (let j = 0; j < M; j++) {
-    const aj = a[j] as number;
-    if (aj !== 0) {
-      idx.push(j);
-      coef.push(aj);
-    }
-  }
-  const n = idx.length;
-  const u = new Float32Array(D);
-  let uu = 0;
-  for (let i = 0; i < D; i++) {
-    const row = i * M;
-    let acc = g[i] as number;
-    for (let t = 0; t < n; t++)
-      acc -= (C[row + (idx[t] as number)] as number) * (coef[t] as number);
-    u[i] = acc;
-    const r = u[i] as number;
-    uu += r * r;
-  }
-  return { u, uu };
+  return combineF64(g, C, D, M, a);
 }
