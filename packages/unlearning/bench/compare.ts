@@ -48,6 +48,7 @@ async function main(): Promise<void> {
       'lambda-forget': { type: 'string' },
       refresh: { type: 'string' },
       'protection-refresh': { type: 'string' },
+      constraints: { type: 'string' },
       only: { type: 'string', multiple: true },
       seed: { type: 'string' },
       ratio: { type: 'string' },
@@ -155,6 +156,7 @@ async function main(): Promise<void> {
       ...(values['protection-refresh'] === undefined
         ? {}
         : { protectionRefresh: Number(values['protection-refresh']) }),
+      ...(values.constraints === undefined ? {} : { constraints: Number(values.constraints) }),
     };
     const config = {
       epochs: Number(values.epochs ?? 5),

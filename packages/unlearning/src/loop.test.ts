@@ -1,6 +1,9 @@
 import { ConfigError, tf } from '@mtu/core-tensors';
 import type { NamedTensorMap } from '@mtu/core-tensors';
-import { taskLosses } from '@mtu/multitask-model';
+import { requestViews } from '@mtu/datasets';
+import { createToyDataset } from '@mtu/datasets/testing';
+import { PRIMARY_METRIC, evaluate, instanceLossTable } from '@mtu/metrics';
+import { createModel, defaultModelSpec, taskLosses } from '@mtu/multitask-model';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { useWasm } from './__fixtures__/setup.js';
@@ -135,6 +138,61 @@ describe('the loop', () => {
     expect(r.stoppedEarly).toBe(true);
     expect(r.epochs).toBeLessThan(5);
     r.model.dispose();
+  });
+
+  it("measures the original's test losses and early-stop levels from one forward pass", async () => {
+    // 70 test instances: chunks of 32, 32 and 6, so the per-chunk offsets are exercised.
+    const dataset = createToyDataset({
+      seed: 3,
+      trainSize: 12,
+      testSize: 70,
+      size: 8,
+      kinds: ['classification', 'segmentation', 'depth'],
+    });
+    const model = createModel(
+      defaultModelSpec(dataset, { backbone: { width: 4, stages: 1 }, hidden: 8 }),
+      { seed: 1 },
+    );
+    const seen: { testLoss: Record<string, number>; testLevel?: Record<string, number> }[] = [];
+    const probe: Unlearner<LoopConfig, undefined> = {
+      ...finetuneShared,
+      id: 'test/probe',
+      setup(ctx) {
+        seen.push({ testLoss: { ...ctx.testLoss } });
+        return undefined;
+      },
+    };
+    for (const earlyStop of [true, false]) {
+      const r = await unlearn(model, dataset, { instances: [0, 1], tasks: 'all' }, probe, {
+        config: { epochs: 1, earlyStop },
+        testSample: 1000,
+        onEvent: (e) => {
+          if (e.type === 'epoch' && e.testLevel !== undefined) seen.at(-1)!.testLevel = e.testLevel;
+        },
+      });
+      r.model.dispose();
+    }
+    const views = requestViews(dataset, { instances: [0, 1], tasks: 'all' });
+    expect(views.test).toHaveLength(70);
+    const table = instanceLossTable(model, dataset, views.test, model.tasks);
+    for (const t of model.tasks) {
+      const finite = Array.from(table[t]!).filter(Number.isFinite);
+      expect(finite.length).toBeGreaterThan(32);
+      const mean = finite.reduce((a, b) => a + b, 0) / finite.length;
+      // Bit for bit: the same forward pass, with early stop on (losses and metrics together) or off.
+      expect(seen[0]!.testLoss[t]).toBe(mean);
+      expect(seen[1]!.testLoss[t]).toBe(mean);
+    }
+    const ev = evaluate(model, dataset, views);
+    for (const t of model.tasks) {
+      const kind = dataset.tasks.find((x) => x.name === t)!.kind;
+      expect(seen[0]!.testLevel![t]).toBeCloseTo(
+        ev.splits.test[t]!.values[PRIMARY_METRIC[kind]]!,
+        6,
+      );
+    }
+    expect(seen[1]!.testLevel).toBeUndefined();
+    model.dispose();
   });
 
   it('tells the method which targets have settled; interference-aware stops their ascent', async () => {

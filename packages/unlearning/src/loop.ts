@@ -9,7 +9,7 @@ import type { Dataset, ForgetRequest, RequestViews } from '@mtu/datasets';
 import { batchIds, disposeBatch, getTask, readBatch, requestViews } from '@mtu/datasets';
 import { PRIMARY_METRIC, createAccumulator, instanceLossTable } from '@mtu/metrics';
 import type { MultiTaskModel } from '@mtu/multitask-model';
-import { createOptimizer, valueAndGradients } from '@mtu/multitask-model';
+import { createOptimizer, instanceLosses, valueAndGradients } from '@mtu/multitask-model';
 import { resolveConfig } from './config.js';
 import type {
   LoopConfig,
@@ -110,34 +110,49 @@ function mean(values: Float64Array): number {
   return n === 0 ? 0 : s / n;
 }
 
-/** Target tasks' primary metric of `model` on `ids`. */
+/**
+ * Target tasks' primary metric of `model` on `ids` and, with `losses`, every instance's loss per
+ * task (NaN without a label), from one forward pass per chunk of 32.
+ */
 function primaryMetrics(
   model: MultiTaskModel,
   dataset: Dataset,
   ids: Int32Array,
   tasks: readonly string[],
+  losses?: Record<string, Float64Array>,
 ): Record<string, number> {
   const out: Record<string, number> = {};
   const accs = tasks.map((t) => createAccumulator(getTask(dataset, t)));
+  let offset = 0;
   for (const chunk of batchIds(ids, { batchSize: 32 })) {
     const batch = readBatch(dataset, chunk);
     try {
       const outputs = tf.tidy(() => {
         const raw = model.predict(batch.x, tasks);
         return tasks.map((t) => {
-          const kind = getTask(dataset, t).kind;
-          return kind === 'classification' || kind === 'segmentation'
-            ? tf.argMax(raw[t]!, -1)
-            : raw[t]!;
+          const task = getTask(dataset, t);
+          const kind = task.kind;
+          const prediction =
+            kind === 'classification' || kind === 'segmentation' ? tf.argMax(raw[t]!, -1) : raw[t]!;
+          if (losses === undefined) return [prediction];
+          const { loss, count } = instanceLosses(task, raw[t]!, batch.labels[t]!);
+          return [prediction, loss, count];
         });
       });
-      tasks.forEach((t, k) =>
+      tasks.forEach((t, k) => {
+        const [prediction, loss, count] = outputs[k]!;
         accs[k]!.update(
-          outputs[k]!.dataSync() as Int32Array | Float32Array,
+          prediction!.dataSync() as Int32Array | Float32Array,
           batch.labels[t]!.dataSync() as Int32Array | Float32Array,
-        ),
-      );
-      tf.dispose(outputs);
+        );
+        if (losses !== undefined) {
+          const l = loss!.dataSync();
+          const c = count!.dataSync();
+          for (let i = 0; i < l.length; i++) losses[t]![offset + i] = c[i]! > 0 ? l[i]! : NaN;
+        }
+      });
+      tf.dispose(outputs.flat());
+      offset += chunk.length;
     } finally {
       disposeBatch(batch);
     }
@@ -212,12 +227,17 @@ export async function unlearn<C extends LoopConfig, S>(
       .sample(Array.from(views.test), Math.min(options.testSample ?? 128, views.test.length))
       .sort((a, b) => a - b),
   );
-  const losses = instanceLossTable(original, dataset, testIds, target);
+  // One forward pass gives both (early stop on) or just the losses.
+  let losses: Record<string, Float64Array>;
+  let testLevel: Record<string, number> | undefined;
+  if (config.earlyStop) {
+    losses = Object.fromEntries(target.map((t) => [t, new Float64Array(testIds.length)]));
+    testLevel = primaryMetrics(original, dataset, testIds, target, losses);
+  } else {
+    losses = instanceLossTable(original, dataset, testIds, target);
+  }
   const testLoss: Record<string, number> = {};
   for (const t of target) testLoss[t] = mean(losses[t]!);
-  const testLevel = config.earlyStop
-    ? primaryMetrics(original, dataset, testIds, target)
-    : undefined;
 
   const model = original.clone();
   let gradientEvaluations = 0;
