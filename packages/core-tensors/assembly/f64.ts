@@ -611,36 +611,48 @@ export function transposeF32(cols: usize, d: i32, k: i32, out: usize): void {
 
 // ---------------------------------------------------------------------------------------------
 // residualProducts and combineHost of orthogonalization: rᵢ = gᵢ − Σⱼ Cᵢⱼaⱼ, as
-// r ← gᵢ; r ← r − Cᵢⱼ·aⱼ for the listed columns j in order. Eight rows at a time, lanes hold
-// rows i, i + 1 (so C and g must be readable for 8 rows past d).
+// r ← gᵢ; r ← r − Cᵢⱼ·aⱼ for the listed columns j in order. Sixteen rows at a time (eight
+// independent chains), lanes hold rows i, i + 1 (so C and g must be readable 16 rows past d).
 
 @inline
-function rowResiduals8(
+function gPair(g: usize, i: i32, gIsF64: bool): v128 {
+  return f64x2.replace_lane(f64x2.splat(ld(g, i, gIsF64)), 1, ld(g, i + 1, gIsF64));
+}
+
+/** rᵢ for the 16 rows i0 … i0+15 (lanes: row pairs), stored at `out` (16 float64). */
+@inline
+function rowResiduals16(
   c: usize, i0: i32, m: i32, g: usize, gIsF64: bool, idx: usize, coef: usize, n: i32,
   isF64: bool, out: usize,
 ): void {
   const stride = <usize>m;
-  let r0 = f64x2.replace_lane(f64x2.splat(ld(g, i0, gIsF64)), 1, ld(g, i0 + 1, gIsF64));
-  let r1 = f64x2.replace_lane(f64x2.splat(ld(g, i0 + 2, gIsF64)), 1, ld(g, i0 + 3, gIsF64));
-  let r2 = f64x2.replace_lane(f64x2.splat(ld(g, i0 + 4, gIsF64)), 1, ld(g, i0 + 5, gIsF64));
-  let r3 = f64x2.replace_lane(f64x2.splat(ld(g, i0 + 6, gIsF64)), 1, ld(g, i0 + 7, gIsF64));
+  let r0 = gPair(g, i0, gIsF64), r1 = gPair(g, i0 + 2, gIsF64);
+  let r2 = gPair(g, i0 + 4, gIsF64), r3 = gPair(g, i0 + 6, gIsF64);
+  let r4 = gPair(g, i0 + 8, gIsF64), r5 = gPair(g, i0 + 10, gIsF64);
+  let r6 = gPair(g, i0 + 12, gIsF64), r7 = gPair(g, i0 + 14, gIsF64);
   const base = <usize>i0 * stride;
+  const s2: usize = stride << 1;
   for (let t = 0; t < n; t++) {
     const j = <usize>load<i32>(idx + (<usize>t << 2));
     const av = v128.load64_splat(coef + (<usize>t << 3));
     const e = base + j;
     r0 = f64x2.sub(r0, f64x2.mul(ldCol2(c, e, stride, isF64), av));
-    r1 = f64x2.sub(r1, f64x2.mul(ldCol2(c, e + 2 * stride, stride, isF64), av));
-    r2 = f64x2.sub(r2, f64x2.mul(ldCol2(c, e + 4 * stride, stride, isF64), av));
-    r3 = f64x2.sub(r3, f64x2.mul(ldCol2(c, e + 6 * stride, stride, isF64), av));
+    r1 = f64x2.sub(r1, f64x2.mul(ldCol2(c, e + s2, stride, isF64), av));
+    r2 = f64x2.sub(r2, f64x2.mul(ldCol2(c, e + 2 * s2, stride, isF64), av));
+    r3 = f64x2.sub(r3, f64x2.mul(ldCol2(c, e + 3 * s2, stride, isF64), av));
+    r4 = f64x2.sub(r4, f64x2.mul(ldCol2(c, e + 4 * s2, stride, isF64), av));
+    r5 = f64x2.sub(r5, f64x2.mul(ldCol2(c, e + 5 * s2, stride, isF64), av));
+    r6 = f64x2.sub(r6, f64x2.mul(ldCol2(c, e + 6 * s2, stride, isF64), av));
+    r7 = f64x2.sub(r7, f64x2.mul(ldCol2(c, e + 7 * s2, stride, isF64), av));
   }
-  v128.store(out, r0); v128.store(out + 16, r1); v128.store(out + 32, r2); v128.store(out + 48, r3);
+  v128.store(out, r0); v128.store(out, r1, 16); v128.store(out, r2, 32); v128.store(out, r3, 48);
+  v128.store(out, r4, 64); v128.store(out, r5, 80); v128.store(out, r6, 96); v128.store(out, r7, 112);
 }
 
 /**
  * residualProducts: out = Cᵀ(g − C a), out[j] ← out[j] + Cᵢⱼ·rᵢ over the rows in order (out
  * zeroed by the caller). `idx` lists 0 … m−1 (i32), `coef` = a. `work`: `chunk` float64 (chunk
- * a multiple of 8).
+ * a multiple of 16).
  */
 @inline
 function residualImpl(
@@ -650,8 +662,8 @@ function residualImpl(
   const m2 = m & ~1;
   for (let r0 = 0; r0 < d; r0 += chunk) {
     const rows = min(chunk, d - r0);
-    for (let t = 0; t < rows; t += 8) {
-      rowResiduals8(c, r0 + t, m, g, gIsF64, idx, coef, m, isF64, work + (<usize>t << 3));
+    for (let t = 0; t < rows; t += 16) {
+      rowResiduals16(c, r0 + t, m, g, gIsF64, idx, coef, m, isF64, work + (<usize>t << 3));
     }
     // out[j … j+7] ← out + C[i, j … j+7]·rᵢ for i in order.
     let j = 0;
@@ -701,8 +713,8 @@ export function residualF64(c: usize, g: usize, gIsF64: bool, d: i32, m: i32, id
 
 /**
  * combineHost: u = float32(g − C a) over the n listed columns (`idx`, `coef`), returning
- * ‖u‖² ← ‖u‖² + uᵢ·uᵢ over the rounded values in row order. `u` must hold d rounded up to 8
- * float32; `work` 8 float64.
+ * ‖u‖² ← ‖u‖² + uᵢ·uᵢ over the rounded values in row order. `u` must hold d rounded up to 16
+ * float32; `work` 16 float64.
  */
 @inline
 function combineImpl(
@@ -710,17 +722,18 @@ function combineImpl(
   work: usize, isF64: bool,
 ): f64 {
   let uu: f64 = 0;
-  for (let i0 = 0; i0 < d; i0 += 8) {
-    rowResiduals8(c, i0, m, g, gIsF64, idx, coef, n, isF64, work);
+  for (let i0 = 0; i0 < d; i0 += 16) {
+    rowResiduals16(c, i0, m, g, gIsF64, idx, coef, n, isF64, work);
     const p = u + (<usize>i0 << 2);
-    v128.store64_lane(p, f32x4.demote_f64x2_zero(v128.load(work)), 0);
-    v128.store64_lane(p + 8, f32x4.demote_f64x2_zero(v128.load(work + 16)), 0);
-    v128.store64_lane(p + 16, f32x4.demote_f64x2_zero(v128.load(work + 32)), 0);
-    v128.store64_lane(p + 24, f32x4.demote_f64x2_zero(v128.load(work + 48)), 0);
-    const rows = min(8, d - i0);
-    for (let t = 0; t < rows; t++) {
-      const r = <f64>load<f32>(p + (<usize>t << 2));
-      uu += r * r;
+    // float32 rounding of each pair, and its squares in float64 for ‖u‖² (rows in order).
+    const rows = min(16, d - i0);
+    for (let t = 0; t < 16; t += 2) {
+      const f = f32x4.demote_f64x2_zero(v128.load(work + (<usize>t << 3)));
+      v128.store64_lane(p + (<usize>t << 2), f, 0);
+      const q = f64x2.promote_low_f32x4(f);
+      const sq = f64x2.mul(q, q);
+      if (t < rows) uu += f64x2.extract_lane(sq, 0);
+      if (t + 1 < rows) uu += f64x2.extract_lane(sq, 1);
     }
   }
   return uu;

@@ -57,10 +57,10 @@ const PAGE = 65536;
 const MAX_BYTES = 65535 * PAGE;
 /** Float64 values a chunk of rows converted for the Gram kernels holds (16 KiB, in L1). */
 const GRAM_CHUNK_VALUES = 2048;
-/** Rows per chunk of the residual kernel (a multiple of 8). */
+/** Rows per chunk of the residual kernel (a multiple of 16). */
 const RESIDUAL_CHUNK = 256;
 /** Rows past D the row-pair kernels may read (values never used). */
-const ROW_PAD = 8;
+const ROW_PAD = 16;
 
 let compiled: object | null | undefined;
 let instance: F64Exports | undefined;
@@ -269,7 +269,7 @@ export function combineWasm(
   const pidx = layout.take(M * 4);
   const pcoef = layout.take(M * 8);
   const pu = layout.take((D + ROW_PAD) * 4);
-  const pwork = layout.take(8 * 8);
+  const pwork = layout.take(16 * 8);
   const ex = reserve(layout);
   if (ex === undefined) return undefined;
   put(ex, pc, C, ROW_PAD * M);
