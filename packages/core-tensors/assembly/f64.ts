@@ -185,7 +185,9 @@ function hostGramImpl(
       const dst = work + <usize>(t * mp) * 8;
       if (t < rows) {
         const src = <usize>(r0 + t) * <usize>m;
-        for (let a = 0; a < m; a++) store<f64>(f64At(dst, a), ld(c, src + a, isF64));
+        let a = 0;
+        for (; a + 1 < m; a += 2) v128.store(f64At(dst, a), ld2(c, src + a, isF64));
+        if (a < m) store<f64>(f64At(dst, a), ld(c, src + a, isF64));
         store<f64>(f64At(dst, m), ld(g, r0 + t, gIsF64));
         for (let a = m + 1; a < mp; a++) store<f64>(f64At(dst, a), 0);
       } else {
@@ -220,7 +222,12 @@ function basisGramImpl(
       const dst = work + <usize>(t * np) * 8;
       if (t < rows) {
         const s = <usize>(r0 + t) * <usize>n;
-        for (let a = 0; a < n; a++) store<f64>(f64At(dst, a), ld(src, s + a, isF64) * f1 * f2);
+        const v1 = f64x2.splat(f1), v2 = f64x2.splat(f2);
+        let a = 0;
+        for (; a + 1 < n; a += 2) {
+          v128.store(f64At(dst, a), f64x2.mul(f64x2.mul(ld2(src, s + a, isF64), v1), v2));
+        }
+        if (a < n) store<f64>(f64At(dst, a), ld(src, s + a, isF64) * f1 * f2);
         if (n < np) store<f64>(f64At(dst, n), 0);
       } else {
         memory.fill(dst, 0, <usize>np << 3);
