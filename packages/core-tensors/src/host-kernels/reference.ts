@@ -336,10 +336,12 @@ export function mgsJs(cols: Float64Array, D: number, k: number): number {
 
 /**
  * Steps 2, 5 and 6 of the Gram-route basis on one matrix G (in wasm, G is copied into the module
- * once and the basis columns stay there between the steps). Use in this order: {@link BasisStage.gram},
- * {@link BasisStage.columns}, optionally {@link BasisStage.mgs}, {@link BasisStage.rowMajorF64} or
- * {@link BasisStage.rowMajorF32}; then
- * {@link BasisStage.release} (also when stopping early).
+ * once and the basis columns stay there between the steps). Use in this order:
+ * {@link BasisStage.gram}, {@link BasisStage.columns}, optionally {@link BasisStage.mgs},
+ * {@link BasisStage.rowMajorF64} or {@link BasisStage.rowMajorF32}; then
+ * {@link BasisStage.release} (also when stopping early). In wasm no other host-kernel call may run
+ * while a stage is open (they share the module's memory): `linalg.ts` runs only the
+ * eigendecomposition between the steps.
  */
 export interface BasisStage {
   /** Step 2: the `n × n` Gram matrix of `(G·f1)·f2`, row-major, exactly symmetric. */
