@@ -25,11 +25,8 @@ import {
 } from '@mtu/datasets';
 import { PRIMARY_METRIC, evaluate, membershipInference, unlearningImpactScore } from '@mtu/metrics';
 import type { ModelEvaluation } from '@mtu/metrics';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { createModel, defaultModelSpec, loadModel, saveModel, train } from '@mtu/multitask-model';
-import type { MultiTaskModel } from '@mtu/multitask-model';
 import { INTERFERENCE_AWARE_METHODS, unlearn } from '../src/index.js';
+import { benchModel } from './models.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -80,35 +77,18 @@ async function main(): Promise<void> {
       tasks: setting === 'full-task' ? 'all' : [target],
     });
     const views = requestViews(ds, request);
-    const spec = defaultModelSpec(ds);
     // --cache DIR reuses the two trained models between runs (keyed by what determines them).
-    const obtain = async (
-      name: string,
-      supervised: boolean,
-    ): Promise<{ model: MultiTaskModel; seconds: number }> => {
-      const key = `${name}-seed${seed}-n${trainSize}-e${trainEpochs}-${views.setting}-${views.targetTasks.join('+')}.safetensors`;
-      const file = values.cache === undefined ? undefined : join(values.cache, key);
-      if (file !== undefined && existsSync(file)) {
-        const loaded = await loadModel(file, { expectSpec: spec });
-        return {
-          model: loaded.model,
-          seconds: Number(loaded.provenance.extra?.['seconds'] ?? NaN),
-        };
-      }
-      const model = createModel(spec, { seed });
-      const r = await train(model, ds, {
-        seed,
-        epochs: trainEpochs,
-        ...(supervised ? { supervision: views.supervision } : {}),
-      });
-      if (file !== undefined)
-        await saveModel(file, model, { training: r.config, extra: { seconds: r.seconds } });
-      return { model, seconds: r.seconds };
-    };
-    const { model: original, seconds: originalSeconds } = await obtain('original', false);
+    const modelOptions = { dataset: ds, views, seed, trainSize, trainEpochs, cache: values.cache };
+    const { model: original, seconds: originalSeconds } = await benchModel(
+      'original',
+      modelOptions,
+    );
     const trained = { seconds: originalSeconds };
     log(`original: trained in ${trained.seconds.toFixed(1)} s`);
-    const { model: retrained, seconds: retrainSeconds } = await obtain('retrained', true);
+    const { model: retrained, seconds: retrainSeconds } = await benchModel(
+      'retrained',
+      modelOptions,
+    );
     const retrain = { seconds: retrainSeconds };
     log(`retrained on the retained supervision in ${retrain.seconds.toFixed(1)} s`);
     const evalO = evaluate(original, ds, views);

@@ -16,8 +16,6 @@
  * @module
  */
 import { availableParallelism, cpus } from 'node:os';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend, shutdownBackend } from '@mtu/core-tensors';
 import {
@@ -26,9 +24,9 @@ import {
   registerBuiltinDatasets,
   requestViews,
 } from '@mtu/datasets';
-import { createModel, defaultModelSpec, loadModel, saveModel, train } from '@mtu/multitask-model';
-import type { MultiTaskModel } from '@mtu/multitask-model';
+import { createModel, defaultModelSpec, train } from '@mtu/multitask-model';
 import { interferenceAware, unlearn } from '../src/index.js';
+import { benchModel } from './models.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -75,18 +73,15 @@ async function main(): Promise<void> {
     const ds = await registry.load('scenes', { seed, trainSize });
     const views = requestViews(ds, makeForgetRequest(ds, { ratio: 0.1, seed, tasks: [target] }));
     const spec = defaultModelSpec(ds);
-    // The original model (the same key as `bench`'s cache).
-    const key = `original-seed${seed}-n${trainSize}-e${trainEpochs}-${views.setting}-${views.targetTasks.join('+')}.safetensors`;
-    const file = values.cache === undefined ? undefined : join(values.cache, key);
-    let original: MultiTaskModel;
-    if (file !== undefined && existsSync(file)) {
-      original = (await loadModel(file, { expectSpec: spec })).model;
-    } else {
-      original = createModel(spec, { seed });
-      const r = await train(original, ds, { seed, epochs: trainEpochs });
-      if (file !== undefined)
-        await saveModel(file, original, { training: r.config, extra: { seconds: r.seconds } });
-    }
+    // The original model (shared with `bench` through --cache).
+    const { model: original } = await benchModel('original', {
+      dataset: ds,
+      views,
+      seed,
+      trainSize,
+      trainEpochs,
+      cache: values.cache,
+    });
     const ratios: number[][] = configs.map(() => []);
     for (let round = 0; round < rounds; round++) {
       // Alternate the order (retrain first in odd rounds, the runs first in even ones), so that

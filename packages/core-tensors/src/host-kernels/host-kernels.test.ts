@@ -39,6 +39,7 @@ import {
   setRetainedBytes,
   wasmMemoryBytes,
 } from './wasm.js';
+import { sectionIds } from '../kernels/__fixtures__/wasm-sections.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -140,26 +141,6 @@ interface WasmStatic {
     imports(m: object): unknown[];
     exports(m: object): { name: string; kind: string }[];
   };
-}
-
-function sectionIds(bytes: Uint8Array): number[] {
-  // magic + version, then (id, LEB128 size, payload)*
-  const ids: number[] = [];
-  let at = 8;
-  while (at < bytes.length) {
-    const id = bytes[at++]!;
-    let size = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[at++]!;
-      size |= (b & 0x7f) << shift;
-      shift += 7;
-      if ((b & 0x80) === 0) break;
-    }
-    ids.push(id);
-    at += size;
-  }
-  return ids;
 }
 
 describe('gramProducts, residualProducts and combine: wasm = JavaScript, bit for bit', () => {

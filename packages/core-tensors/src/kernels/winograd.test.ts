@@ -30,6 +30,7 @@ import {
 } from './winograd.js';
 import { unsharedMemoryVariant } from './winograd-helper.js';
 import { WINOGRAD_WASM } from './winograd-wasm.js';
+import { sectionIds } from './__fixtures__/wasm-sections.js';
 
 /**
  * The same bound as the direct kernels' tests. Winograd F(4×4, 3×3) scales inputs by up to 5 and
@@ -88,26 +89,6 @@ function filterGradBias(x: tf.Tensor, dy: tf.Tensor, pad: Pad): [tf.Tensor, tf.T
 
 function info(t: tf.Tensor): TensorInfo {
   return { dataId: t.dataId, shape: t.shape, dtype: t.dtype };
-}
-
-function sectionIds(bytes: Uint8Array): number[] {
-  // magic + version, then (id, LEB128 size, payload)*
-  const ids: number[] = [];
-  let at = 8;
-  while (at < bytes.length) {
-    const id = bytes[at++]!;
-    let size = 0;
-    let shift = 0;
-    for (;;) {
-      const b = bytes[at++]!;
-      size |= (b & 0x7f) << shift;
-      shift += 7;
-      if ((b & 0x80) === 0) break;
-    }
-    ids.push(id);
-    at += size;
-  }
-  return ids;
 }
 
 for (const threads of [1, 2]) {
