@@ -24,6 +24,7 @@ import {
   setWasmConvolutions,
   type WasmConvolutions,
 } from './kernels/index.js';
+import { releaseHostKernels } from './host-kernels/index.js';
 import { tf } from './tf.js';
 
 /** Which backend to ask for. `'auto'` tries tfjs-node-gpu, tfjs-node, wasm, then cpu. */
@@ -179,6 +180,7 @@ export function shutdownBackend(): void {
   if (wasmThreads !== undefined || tf.engine().registry['wasm'] !== undefined) {
     disposeWasmBackend();
   }
+  releaseHostKernels();
   active = undefined;
 }
 

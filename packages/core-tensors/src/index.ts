@@ -62,6 +62,7 @@ export {
   combineF64,
   gramProductsF64,
   hostKernels,
+  releaseHostKernels,
   residualProductsF64,
   setHostKernels,
 } from './host-kernels/index.js';

@@ -17,6 +17,7 @@ import {
   combineF64,
   gramProductsF64,
   hostKernels,
+  releaseHostKernels,
   residualProductsF64,
   setHostKernels,
 } from './index.js';
@@ -588,6 +589,11 @@ describe('choosing and loading the kernels', () => {
     } finally {
       setRetainedBytes(before);
     }
+    check(20000, 24);
+    expect(wasmMemoryBytes()).toBeGreaterThan(20000 * 24 * 4);
+    releaseHostKernels(); // given back on request
+    expect(wasmMemoryBytes()).toBe(0);
+    check(20000, 24); // and a fresh instance gives the same bits
   });
 
   it('falls back to the JavaScript loops where WebAssembly is unavailable', async () => {

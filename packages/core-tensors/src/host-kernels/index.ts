@@ -27,6 +27,7 @@ import {
   basisStageWasm,
   combineWasm,
   gramProductsWasm,
+  releaseWasmInstance,
   residualProductsWasm,
   wasmAvailable,
 } from './wasm.js';
@@ -81,6 +82,21 @@ export function setHostKernels(kind: HostKernels): HostKernels {
  */
 export function hostKernels(): HostKernels {
   return preferWasm && wasmAvailable() ? 'wasm' : 'js';
+}
+
+/**
+ * Frees the memory the wasm host kernels keep between calls (up to 256 MiB: the largest problem
+ * so far, e.g. ≈ 137 MB after a basis of 64 columns of 106824 entries). Later calls instantiate
+ * the module again (about a millisecond). `shutdownBackend` calls it.
+ *
+ * @example
+ * ```ts
+ * const B = unionBasis([U1, U2]); // the kernels' memory grows to the problem
+ * releaseHostKernels();           // and is given back
+ * ```
+ */
+export function releaseHostKernels(): void {
+  releaseWasmInstance();
 }
 
 function checkDims(fn: string, D: number, M: number): void {

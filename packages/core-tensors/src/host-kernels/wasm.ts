@@ -125,6 +125,11 @@ function settle(ex: F64Exports): void {
   if (ex.memory.buffer.byteLength > retained) instance = undefined;
 }
 
+/** Drops the live instance and so its memory (the compiled module stays); the next call makes a new one. */
+export function releaseWasmInstance(): void {
+  instance = undefined;
+}
+
 /**
  * Sets the memory kept between calls (default {@link RETAINED_BYTES}) and returns the previous
  * value; for tests.
