@@ -15,11 +15,12 @@
  * | `UnsortedSegmentSum` | missing | gradient of `tf.gather` |
  * | `BatchMatMul` | transposed operands take a scalar loop | dense-layer gradients (`Aᵀ·dY`, `dY·Bᵀ`) ~10× faster |
  *
- * It also registers, for speed, five kernels not listed in {@link WASM_GRADIENT_KERNELS}: a
+ * It also registers, for speed, six kernels not listed in {@link WASM_GRADIENT_KERNELS}: a
  * copy-free `Identity` (`kernels/identity.ts`; tfjs clones every tensor a gradient saves for the
  * backward pass, and the stock wasm `Identity` copies the data each time), a `Slice` that copies
  * only the slice (`kernels/slice.ts`; the stock one first copies the whole input off the heap), a
- * `Concat` without a JS call per block (`kernels/concat.ts`; joining the columns of tall matrices), and
+ * `SplitV` made of those slices (the gradient of `Concat`), a `Concat` without a JS call per block
+ * (`kernels/concat.ts`; joining the columns of tall matrices, U-Net skip connections), and
  * `MtuConv2DBackpropFilterBias` (filter and bias gradients of conv2d + bias from one matrix
  * product, used by the reference training step), and `MtuConv2DPerExampleFilterBias` (the same per
  * example of a batch, behind `conv2dPerExampleGradients`).
@@ -47,7 +48,7 @@ import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './d
 import { identityConfig } from './identity.js';
 import { avgPoolGradConfig, maxPoolGradConfig } from './pool-grad.js';
 import { resizeBilinearGradConfig, resizeNearestNeighborGradConfig } from './resize-grad.js';
-import { setStockSlice, sliceConfig } from './slice.js';
+import { setStockSlice, sliceConfig, splitConfig } from './slice.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 import {
   setStockForwardConv,
@@ -76,6 +77,7 @@ const CONFIGS: readonly tf.KernelConfig[] = [
 const SPEED_CONFIGS: readonly tf.KernelConfig[] = [
   identityConfig,
   sliceConfig,
+  splitConfig,
   concatConfig,
   conv2dBackpropFilterBiasConfig,
   conv2dPerExampleFilterBiasConfig,

@@ -7,15 +7,18 @@
  * matrix into its per-layer blocks (task subspaces, projections) copied it once per layer (measured:
  * ~15% of an interference-aware unlearning run). This kernel copies only the slice, directly between
  * the input's and the output's heap bytes: trailing dimensions the slice covers entirely are merged
- * with the one before, so a contiguous slice is one `copyWithin` and any other is one `copyWithin`
- * per run of the innermost remaining dimension. `string` tensors (not on the heap) go to the stock
- * kernel.
+ * with the one before, so a contiguous slice is one copy; float32 and int32 slices are copied by
+ * MTU's wasm module (`copyWords`), one call per index of the dimensions before the last two
+ * remaining (a channel half of `[8, 32, 32, 32]` is one call), `bool` ones with one `copyWithin`
+ * per run. `string` tensors (not on the heap) go to the stock kernel. `SplitV` (the gradient of
+ * `Concat`) runs each part through this kernel; the stock one slices with JS loops.
  *
  * @module
  */
 import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
 import { allocOutput, asWasmBackend, type KernelArgs, type TensorInfo } from './wasm-backend.js';
+import { copyWords } from './winograd.js';
 
 /** The stock wasm `Slice` config (for `string` tensors), captured when MTU's replaces it. */
 let stock: tf.KernelConfig | undefined;
@@ -93,6 +96,27 @@ function sliceKernel(args: KernelArgs): TensorInfo {
   const rank = m.shape.length;
   const strides = new Array<number>(rank).fill(1);
   for (let d = rank - 2; d >= 0; d--) strides[d] = strides[d + 1]! * m.shape[d + 1]!;
+  if (bytes === 4 && rank >= 2) {
+    // Runs of the last dimension, strided along the one before it: one wasm block copy per
+    // index of the dimensions before those two.
+    const n = m.size[rank - 1]!;
+    const rows = m.size[rank - 2]!;
+    const outer = count / (n * rows);
+    const index = new Array<number>(rank - 2).fill(0);
+    let to = dst >>> 2;
+    for (let r = 0; r < outer; r++) {
+      let from = m.begin[rank - 1]! + m.begin[rank - 2]! * strides[rank - 2]!;
+      for (let d = 0; d < rank - 2; d++) from += (m.begin[d]! + index[d]!) * strides[d]!;
+      copyWords(backend, to, n, (src >>> 2) + from, strides[rank - 2]!, n, rows);
+      to += n * rows;
+      for (let d = rank - 3; d >= 0; d--) {
+        index[d] = index[d]! + 1;
+        if (index[d]! < m.size[d]!) break;
+        index[d] = 0;
+      }
+    }
+    return out;
+  }
   const run = m.size[rank - 1]! * bytes;
   const runs = count / m.size[rank - 1]!;
   const index = new Array<number>(rank - 1).fill(0);
@@ -116,4 +140,31 @@ export const sliceConfig: tf.KernelConfig = {
   kernelName: tf.Slice,
   backendName: 'wasm',
   kernelFunc: sliceKernel,
+};
+
+/**
+ * `SplitV` for the wasm backend: each part through MTU's `Slice` (the stock kernel slices with its
+ * own JS loops). `tf.split` is the gradient of `tf.concat`, e.g. of every U-Net skip connection.
+ */
+function splitKernel(args: KernelArgs): TensorInfo[] {
+  const { x } = args.inputs;
+  if (x === undefined) throw new BackendError('wasm', 'SplitV: input x is required');
+  const attrs = args.attrs as unknown as tf.SplitVAttrs;
+  const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0] ?? 0;
+  const sizes = tf.backend_util.prepareSplitSize(x, attrs.numOrSizeSplits, axis);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  const size = [...x.shape];
+  return sizes.map((part) => {
+    size[axis] = part;
+    const out = sliceKernel({ ...args, attrs: { begin: [...begin], size: [...size] } });
+    begin[axis] = begin[axis]! + part;
+    return out;
+  });
+}
+
+/** `SplitV` kernel config: one MTU `Slice` per part. */
+export const splitConfig: tf.KernelConfig = {
+  kernelName: tf.SplitV,
+  backendName: 'wasm',
+  kernelFunc: splitKernel,
 };

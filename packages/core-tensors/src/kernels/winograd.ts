@@ -117,6 +117,8 @@ interface WinogradExports {
   readonly forwardProducts: WasmFn;
   /** `(a, b, c, m, n, k, from, to)`: rows `[4·from, 4·to)` of C = A·B */
   readonly gemmRows: WasmFn;
+  /** `(to, toStride, from, fromStride, n, count)`: strided block copy (bytes; strides in words) */
+  readonly copyBlocks: WasmFn;
 }
 
 /** Output tile size m of F(m×m, 3×3), and its number of products (m + 2)². */
@@ -145,6 +147,11 @@ function parallel(
 ): void {
   const fn = instance.exports[op];
   const args = [...before, 0, count, ...after];
+  // The helper thread starts with the first operation it can share (never for copies alone).
+  if (instance.helper === undefined && instance.startHelper !== undefined) {
+    instance.helper = instance.startHelper();
+    instance.startHelper = undefined;
+  }
   if (instance.helper === undefined) fn(...args);
   else instance.helper.run(HELPER_OPS.indexOf(op), fn, args, before.length, count);
 }
@@ -158,7 +165,9 @@ interface EmscriptenMemoryHolder {
 /** The transforms instantiated on one wasm backend memory, and the helper thread if shared. */
 interface Instance {
   readonly exports: WinogradExports;
-  readonly helper: KernelHelper | undefined;
+  helper: KernelHelper | undefined;
+  /** Starts the helper (shared memory only) on first use; then undefined. */
+  startHelper: (() => KernelHelper) | undefined;
 }
 
 const instances = new Map<WasmMemory, Instance>();
@@ -212,10 +221,39 @@ function instanceFor(backend: WasmBackend): Instance {
     const shared = memory.buffer instanceof SharedArrayBuffer;
     const bytes = shared ? decode(WINOGRAD_WASM) : unsharedMemoryVariant(decode(WINOGRAD_WASM));
     const exports = instantiate(bytes, memory) as WinogradExports;
-    instance = { exports, helper: shared ? startKernelHelper(memory, bytes) : undefined };
+    instance = {
+      exports,
+      helper: undefined,
+      startHelper: shared ? () => startKernelHelper(memory, bytes) : undefined,
+    };
     instances.set(memory, instance);
   }
   return instance;
+}
+
+/**
+ * Copies `count` blocks of `n` 32-bit words on the wasm heap, block `b` from word
+ * `from + b·fromStride` to word `to + b·toStride` (non-overlapping), in MTU's wasm module (SIMD
+ * loads and stores, `memory.copy` for long blocks): the copies of `Concat` and `SplitV`. Offsets
+ * are in words (a tensor's `memoryOffset / 4`).
+ *
+ * @example
+ * ```ts
+ * // the columns [0, 8) of a row-major [rows, 24] matrix, from a [rows, 8] one
+ * copyWords(backend, outAt, 24, partAt, 8, 8, rows);
+ * ```
+ */
+export function copyWords(
+  backend: WasmBackend,
+  to: number,
+  toStride: number,
+  from: number,
+  fromStride: number,
+  n: number,
+  count: number,
+): void {
+  if (n <= 0 || count <= 0) return;
+  instanceFor(backend).exports.copyBlocks(to * 4, toStride, from * 4, fromStride, n, count);
 }
 
 /**
