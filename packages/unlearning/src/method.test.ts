@@ -288,17 +288,20 @@ describe('constraintRefresh / protectionRefresh: reusing constraint gradients', 
       config: { ...small, ...config },
     });
 
-  it('0 computes each constraint once: 9 + 8 fewer gradient passes over 4 steps', async () => {
+  it('0 computes each constraint once: 9 + 8 fewer gradient passes over 4 steps; the default (2) 6 fewer', async () => {
     // 4 forget instances, batch 2, 2 epochs = 4 steps; 2 non-target tasks; M = 3.
     // Every step: 3 retain + 2 × 2 non-target per-instance gradients = 7 → 28.
-    // Cached retain draw: 3 once (9 fewer); cached protection: 4 instances × 2 tasks once (8 fewer).
-    const every = await run({});
+    // Cached retain draw: 3 once (9 fewer); cached protection: 4 instances × 2 tasks once (8 fewer);
+    // the default constraintRefresh 2 draws at steps 1 and 3 (6 fewer).
+    const every = await run({ constraintRefresh: 1 });
     const retainOnce = await run({ constraintRefresh: 0 });
-    const protectOnce = await run({ protectionRefresh: 0 });
+    const protectOnce = await run({ constraintRefresh: 1, protectionRefresh: 0 });
+    const defaults = await run({});
     expect(every.steps).toBe(4);
     expect(every.gradientEvaluations - retainOnce.gradientEvaluations).toBe(9);
     expect(every.gradientEvaluations - protectOnce.gradientEvaluations).toBe(8);
-    for (const r of [every, retainOnce, protectOnce]) r.model.dispose();
+    expect(every.gradientEvaluations - defaults.gradientEvaluations).toBe(6);
+    for (const r of [every, retainOnce, protectOnce, defaults]) r.model.dispose();
   });
 
   it('the first step is bit-identical with and without the cache; later steps reuse it', async () => {
