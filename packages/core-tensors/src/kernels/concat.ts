@@ -8,8 +8,8 @@
  * a JS loop over the words of the heap; 2026-12-07). This kernel makes one call per input into
  * MTU's wasm module (`copyWords`: SIMD loads and stores per block, `memory.copy` for long blocks; a
  * bit copy, valid for float32 and int32), which copies that input's block of every output row:
- * 0.76 ms for those three blocks, and 0.12 ms instead of 0.61 ms for the channel concatenation of
- * a U-Net skip connection (`[8, 32, 32, 16]` twice; 2026-12-07, 2 threads). Other dtypes (`bool`,
+ * `[111532, 8]` and `[111532, 16]` took 0.76 ms instead of 5.5 ms with the JS loop, and the channel
+ * concatenation of a U-Net skip connection 0.12 ms instead of 0.61 ms (`[8, 32, 32, 16]` twice; 2026-12-07, 2 threads). Other dtypes (`bool`,
  * `complex64`, `string`) go to the stock kernel.
  *
  * @module
