@@ -504,3 +504,103 @@ export function copyBlocks(to: usize, toStride: i32, from: usize, fromStride: i3
     from += fs;
   }
 }
+
+/** ⌊a / b⌋ for b > 0 (i32 division truncates toward zero). */
+@inline
+function floorDiv(a: i32, b: i32): i32 {
+  return a >= 0 ? a / b : -((b - 1 - a) / b);
+}
+
+/** Zeroes `words` 32-bit words from `to` (SIMD stores, then scalar). */
+@inline
+function zeroWords(to: usize, words: i32): void {
+  const bytes = <usize>words << 2;
+  const vec = bytes & ~(<usize>15);
+  const z = f32x4.splat(0);
+  let k: usize = 0;
+  for (; k < vec; k += 16) v128.store(to + k, z);
+  for (; k < bytes; k += 4) store<f32>(to + k, 0);
+}
+
+/** Copies `words` 32-bit words (non-overlapping; SIMD loads and stores, then scalar). */
+@inline
+function copyWordsAt(to: usize, from: usize, words: i32): void {
+  const bytes = <usize>words << 2;
+  const vec = bytes & ~(<usize>15);
+  let k: usize = 0;
+  for (; k < vec; k += 16) v128.store(to + k, v128.load(from + k));
+  for (; k < bytes; k += 4) store<i32>(to + k, load<i32>(from + k));
+}
+
+/**
+ * The transposed im2col matrix of a convolution's filter gradient, output rows [i0, i1): row
+ * (kh, kw, ch) (row-major over [KH, KW, C]), column (i − i0, j, b) over [i1 − i0, OW, N], written
+ * from `dst` on; with `onesRow` ≠ 0 one more row of ones follows (its product with dy is the bias
+ * gradient).
+ *
+ * `src` is the phase-split input (see conv2d-backprop-filter.ts): input row `hs`, column phase `r`
+ * (w mod sw), channel `ch`, phase index `q` (⌊w / sw⌋) and batch `b` sit at word
+ * `hs·rowStride + r·phaseStride + ch·chStride + q·n + b`, so that the N values of one column are
+ * contiguous and so are the Wq·N values of one row. Entry (kh, kw, ch; i, j, b) is
+ * `x[b, i·sh + kh − padT, j·sw + kw − padL, ch]`, zero outside the h × w input.
+ */
+export function im2colRows(
+  dst: usize,
+  src: usize,
+  n: i32,
+  h: i32,
+  w: i32,
+  c: i32,
+  ow: i32,
+  kH: i32,
+  kW: i32,
+  sh: i32,
+  sw: i32,
+  padT: i32,
+  padL: i32,
+  i0: i32,
+  i1: i32,
+  rowStride: i32,
+  chStride: i32,
+  phaseStride: i32,
+  onesRow: i32,
+): void {
+  const rowLen = ow * n;
+  const rowBytes = <usize>rowLen << 2;
+  let d = dst;
+  for (let kh = 0; kh < kH; kh++) {
+    for (let kw = 0; kw < kW; kw++) {
+      // Output columns j in [jlo, jhi) read input column j·sw + kw − padL = (j + q0)·sw + r.
+      const off = kw - padL;
+      const jlo = max(0, -floorDiv(off, sw));
+      const jhi = max(jlo, min(ow, floorDiv(w - 1 - off, sw) + 1));
+      const q0 = floorDiv(off, sw);
+      const r = off - q0 * sw;
+      const lead = jlo * n;
+      const valid = (jhi - jlo) * n;
+      const tail = rowLen - jhi * n;
+      for (let ch = 0; ch < c; ch++) {
+        const base = src + ((<usize>(r * phaseStride + ch * chStride + (jlo + q0) * n)) << 2);
+        for (let i = i0; i < i1; i++) {
+          const hs = i * sh + kh - padT;
+          if (hs < 0 || hs >= h || valid <= 0) {
+            zeroWords(d, rowLen);
+          } else {
+            if (lead > 0) zeroWords(d, lead);
+            copyWordsAt(d + (<usize>lead << 2), base + ((<usize>(hs * rowStride)) << 2), valid);
+            if (tail > 0) zeroWords(d + (<usize>(jhi * n) << 2), tail);
+          }
+          d += rowBytes;
+        }
+      }
+    }
+  }
+  if (onesRow != 0) {
+    const one = f32x4.splat(1);
+    const bytes = <usize>((i1 - i0) * rowLen) << 2;
+    const vec = bytes & ~(<usize>15);
+    let k: usize = 0;
+    for (; k < vec; k += 16) v128.store(d + k, one);
+    for (; k < bytes; k += 4) store<f32>(d + k, 1);
+  }
+}

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
       config: { type: 'string', multiple: true },
       cache: { type: 'string' },
       threads: { type: 'string' },
+      convolutions: { type: 'string' },
       json: { type: 'boolean' },
     },
   });
@@ -61,11 +62,15 @@ async function main(): Promise<void> {
     throw new Error(`--rounds: ${values.rounds} is not a positive integer`);
   const log = (s: string): void =>
     void (values.json === true ? process.stderr : process.stdout).write(`${s}\n`);
-  const info = await initBackend(
-    values.threads === undefined ? {} : { threads: Number(values.threads) },
-  );
+  const convolutions = values.convolutions ?? 'xnnpack';
+  if (convolutions !== 'xnnpack' && convolutions !== 'mtu')
+    throw new Error(`--convolutions: ${convolutions} is not 'xnnpack' or 'mtu'`);
+  const info = await initBackend({
+    ...(values.threads === undefined ? {} : { threads: Number(values.threads) }),
+    convolutions,
+  });
   log(
-    `backend ${info.name}, ${info.threads} thread(s); ${cpus()[0]?.model ?? 'CPU'}, ${availableParallelism()} cores; Node ${process.version}`,
+    `backend ${info.name}, ${info.threads} thread(s), ${convolutions} convolutions; ${cpus()[0]?.model ?? 'CPU'}, ${availableParallelism()} cores; Node ${process.version}`,
   );
   try {
     const registry = createDatasetRegistry();

@@ -119,6 +119,12 @@ interface WinogradExports {
   readonly gemmRows: WasmFn;
   /** `(to, toStride, from, fromStride, n, count)`: strided block copy (bytes; strides in words) */
   readonly copyBlocks: WasmFn;
+  /**
+   * `(dst, src, n, h, w, c, ow, kH, kW, sh, sw, padT, padL, i0, i1, rowStride, chStride,
+   * phaseStride, onesRow)`: a filter gradient's transposed im2col rows (byte addresses; strides in
+   * words)
+   */
+  readonly im2colRows: WasmFn;
 }
 
 /** Output tile size m of F(m×m, 3×3), and its number of products (m + 2)². */
@@ -254,6 +260,62 @@ export function copyWords(
 ): void {
   if (n <= 0 || count <= 0) return;
   instanceFor(backend).exports.copyBlocks(to * 4, toStride, from * 4, fromStride, n, count);
+}
+
+/** Where {@link im2colWords} reads the phase-split input: word strides of its rows, channels, phases. */
+export interface PhaseSplitStrides {
+  readonly row: number;
+  readonly channel: number;
+  readonly phase: number;
+}
+
+/**
+ * Fills the transposed im2col matrix of a filter gradient for output rows `[i0, i1)` in MTU's
+ * wasm module: row `(kh, kw, ch)`, column `(i − i0, j, b)`, i.e. a `[KH·KW·C (+1), (i1 − i0)·OW·N]`
+ * matrix from word `to` on, the value `x[b, i·sh + kh − padT, j·sw + kw − padL, ch]` (zero outside
+ * the input); with `onesRow`, one more row of ones. `from` is the word offset of the phase-split
+ * input, whose input row `hs`, column phase `r`, channel `ch`, phase index `q` and example `b` sit
+ * at word `hs·row + r·phase + ch·channel + q·N + b` (`strides`). Pure copies: the same bits as
+ * filling it element by element.
+ *
+ * @example
+ * ```ts
+ * // x transposed to [H, sw, C, Wq, N]:
+ * im2colWords(backend, colsAt, xTAt, g, 0, g.outHeight, { row: sw * c * wq * n, channel: wq * n, phase: c * wq * n }, true);
+ * ```
+ */
+export function im2colWords(
+  backend: WasmBackend,
+  to: number,
+  from: number,
+  g: ConvGeometry,
+  i0: number,
+  i1: number,
+  strides: PhaseSplitStrides,
+  onesRow: boolean,
+): void {
+  if (i1 <= i0) return;
+  instanceFor(backend).exports.im2colRows(
+    to * 4,
+    from * 4,
+    g.batch,
+    g.inHeight,
+    g.inWidth,
+    g.inChannels,
+    g.outWidth,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.padTop,
+    g.padLeft,
+    i0,
+    i1,
+    strides.row,
+    strides.channel,
+    strides.phase,
+    onesRow ? 1 : 0,
+  );
 }
 
 /**
