@@ -18,7 +18,7 @@ import { disposeBatch, getTask, readBatch } from '@mtu/datasets';
 import { batchLoss } from './losses.js';
 import type { MultiTaskModel } from './model.js';
 import { forward, groupLayout } from './model.js';
-import { perInstanceGradientRows } from './per-instance.js';
+import { perInstanceGradientRows, sharedPassRows } from './per-instance.js';
 import type { PerInstanceRows } from './per-instance.js';
 import { usedParams } from './spec.js';
 
@@ -364,6 +364,103 @@ export function perInstanceGradients(
   } finally {
     tf.dispose(chunks);
   }
+}
+
+/** Options of {@link sharedPassGradients}. */
+export interface SharedPassOptions {
+  /** The batched objective (what {@link valueAndGradients} would differentiate). */
+  readonly objective: {
+    /** The heads whose outputs `loss` reads. */
+    readonly tasks: readonly string[];
+    /** Parameter groups to differentiate (default: every group). */
+    readonly groups?: readonly string[];
+    /** The scalar objective from those heads' outputs on the batch, by task name. */
+    readonly loss: (outputs: Record<string, Tensor>) => Scalar;
+  };
+  /** Per-instance gradients of single tasks' losses on the same instances. */
+  readonly perInstance: readonly {
+    readonly task: string;
+    /** Parameter groups (default: every group). */
+    readonly groups?: readonly string[];
+  }[];
+  /** Which train labels the per-instance losses may use (default: label presence). */
+  readonly supervision?: SupervisionMask;
+}
+
+/** What {@link sharedPassGradients} returns; the caller owns `grads` and `columns`. */
+export interface SharedPassGradients {
+  /** The objective's value. */
+  readonly value: number;
+  /** The objective's gradients by parameter name (the requested groups; zero where unreached). */
+  readonly grads: NamedTensorMap;
+  /**
+   * Per `perInstance` entry, `[D_k, B]`: column `i` is instance `i`'s gradient of that task's loss
+   * over the entry's groups (as {@link perInstanceGradients} gives it).
+   */
+  readonly columns: Tensor2D[];
+}
+
+/**
+ * A batched objective's gradient and per-instance gradients of single tasks on the **same batch**
+ * from one forward pass of the backbone: the same bits as {@link valueAndGradients} of the objective
+ * plus one {@link perInstanceGradients} call per entry, for the cost of one backbone forward pass
+ * instead of one per call (the heads and the backward passes cost what they did). Batch size B up to
+ * what one per-instance pass takes (memory grows with (entries + 1)·B).
+ *
+ * @example
+ * ```ts
+ * // the forget gradient of segmentation, and each instance's depth and normals gradients
+ * const r = sharedPassGradients(model, dataset, batch, {
+ *   objective: { tasks: ['segmentation'], groups: ['shared', 'segmentation'],
+ *                loss: (out) => tf.neg(batchLoss(segTask, out.segmentation!, labels)) },
+ *   perInstance: [{ task: 'depth', groups: ['shared'] }, { task: 'normals', groups: ['shared'] }],
+ * });
+ * r.columns[0]!.shape; // [D_shared, B]
+ * ```
+ */
+export function sharedPassGradients(
+  model: MultiTaskModel,
+  dataset: Dataset,
+  batch: Batch,
+  options: SharedPassOptions,
+): SharedPassGradients {
+  const tasks = taskList(model, options.objective.tasks);
+  const requested = selectedNames(model, options.objective.groups);
+  const used = usedParams(model.spec, tasks);
+  const names = requested.filter((n) => used.has(n));
+  const layouts = options.perInstance.map((r) => {
+    taskList(model, [r.task]);
+    return groupLayout(model, r.groups ?? model.layout.groupNames);
+  });
+  const supervised = readBatch(
+    dataset,
+    batch.ids,
+    options.supervision === undefined ? {} : { supervision: options.supervision },
+  );
+  let result: ReturnType<typeof sharedPassRows>;
+  try {
+    result = sharedPassRows(
+      model,
+      dataset,
+      batch,
+      supervised,
+      { tasks, names, loss: options.objective.loss },
+      options.perInstance.map((r, k) => ({ task: r.task, names: layouts[k]!.names })),
+    );
+  } finally {
+    disposeBatch(supervised);
+  }
+  const grads: NamedTensorMap = {};
+  let k = 0;
+  for (const n of requested) {
+    grads[n] = used.has(n) ? result.grads[k++]! : tf.zeros(model.variables[n]!.shape, 'float32');
+  }
+  const columns = result.rows.map((rows) => {
+    const c = tf.transpose<Tensor2D>(rows);
+    rows.dispose();
+    return c;
+  });
+  return { value: result.value, grads, columns };
 }
 
 /** Flattens a gradient map over the given groups into one float32 vector (layout order). */

@@ -32,6 +32,7 @@ export {
   lossAndGradients,
   perInstanceGradients,
   PER_INSTANCE_BATCH,
+  sharedPassGradients,
   taskGradients,
   taskLosses,
   valueAndGradients,
@@ -40,6 +41,8 @@ export type {
   LossAndGradients,
   LossOptions,
   PerInstanceOptions,
+  SharedPassGradients,
+  SharedPassOptions,
   ValueAndGradientsOptions,
 } from './gradients.js';
 export { DEFAULT_TRAIN_CONFIG, resolveTrainConfig, train } from './train.js';

@@ -203,6 +203,35 @@ export function forwardWith(
     );
   }
   const heads = selectHeads(spec, tasks);
+  const features = backboneWith(
+    spec,
+    params,
+    x,
+    ops,
+    heads.some((hd) => hd.kind !== 'classification'),
+  );
+  return headsWith(spec, params, features, heads, ops);
+}
+
+/** The backbone's outputs: the bottleneck, and the decoder's output when a dense head needs it. */
+export interface BackboneFeatures {
+  /** `[B, h_s, w_s, C_s]`, input of the classification heads. */
+  readonly bottleneck: Tensor4D;
+  /** `[B, H, W, width]`, input of the dense heads (encoder–decoder, when asked for). */
+  readonly decoded?: Tensor4D;
+}
+
+/**
+ * The shared backbone of {@link forwardWith}, its conv layers computed by `ops`; with `decode`, also
+ * the decoder (skip connections, upsampling). Internal to the package.
+ */
+export function backboneWith(
+  spec: ModelSpec,
+  params: NamedTensorMap,
+  x: Tensor4D,
+  ops: LayerOps,
+  decode: boolean,
+): BackboneFeatures {
   const s = spec.backbone.stages;
   const skips: Tensor4D[] = [];
   let h = conv(x, params, 'shared/stem', 1, true, ops, true);
@@ -211,20 +240,38 @@ export function forwardWith(
     h = conv(h, params, `shared/down${i}`, 2, true, ops);
     h = conv(h, params, `shared/enc${i}`, 1, true, ops);
   }
-  const bottleneck = h;
-  const out: Record<string, Tensor> = {};
-  const needDense = heads.some((hd) => hd.kind !== 'classification');
-  if (needDense) {
-    let d = bottleneck;
-    for (let i = s; i >= 1; i--) {
-      const skip = skips[i - 1]!;
-      d = upsampleTo(d, [skip.shape[1], skip.shape[2]]);
-      d = conv(tf.concat([d, skip], 3), params, `shared/up${i}`, 1, true, ops);
-    }
-    for (const head of heads)
-      if (head.kind !== 'classification') out[head.task] = denseHead(d, params, head, ops);
+  if (!decode) return { bottleneck: h };
+  let d = h;
+  for (let i = s; i >= 1; i--) {
+    const skip = skips[i - 1]!;
+    d = upsampleTo(d, [skip.shape[1], skip.shape[2]]);
+    d = conv(tf.concat([d, skip], 3), params, `shared/up${i}`, 1, true, ops);
   }
+  return { bottleneck: h, decoded: d };
+}
+
+/**
+ * The outputs of `heads` on backbone features (see {@link backboneWith}), their layers computed by
+ * `ops`, by task name. Internal to the package.
+ */
+export function headsWith(
+  spec: ModelSpec,
+  params: NamedTensorMap,
+  features: BackboneFeatures,
+  heads: readonly HeadSpec[],
+  ops: LayerOps,
+): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const head of heads) {
+    if (head.kind === 'classification') continue;
+    if (features.decoded === undefined) {
+      throw new ConfigError('features', head.task, 'a dense head needs the decoder output');
+    }
+    out[head.task] = denseHead(features.decoded, params, head, ops);
+  }
+  const s = spec.backbone.stages;
   const [bh, bw] = levelSize(spec, s);
+  const bottleneck = features.bottleneck;
   for (const head of heads) {
     if (head.kind !== 'classification') continue;
     const flat = tf.reshape<tf.Rank.R2>(bottleneck, [-1, bh * bw * bottleneck.shape[3]]);

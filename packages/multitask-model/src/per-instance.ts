@@ -16,7 +16,7 @@ import type { Batch, Dataset } from '@mtu/datasets';
 import { getTask } from '@mtu/datasets';
 import { instanceLosses } from './losses.js';
 import type { LayerOps, MultiTaskModel } from './model.js';
-import { forwardWith } from './model.js';
+import { STANDARD_LAYERS, backboneWith, forwardWith, headsWith, selectHeads } from './model.js';
 import { usedParams } from './spec.js';
 
 /** What {@link perInstanceGradientRows} returns; the caller owns `rows`. */
@@ -166,6 +166,224 @@ function recordingLayers(wanted: ReadonlySet<string>, records: Map<string, Tenso
         };
       });
       return op(x, weight, bias);
+    },
+  };
+}
+
+/** The batched objective of {@link sharedPassRows}: its heads, what it differentiates, its loss. */
+export interface SharedPassObjective {
+  /** The heads the loss reads (their outputs on the batch are passed to `loss`). */
+  readonly tasks: readonly string[];
+  /** Parameters to differentiate (each reached by `tasks`; see `usedParams`). */
+  readonly names: readonly string[];
+  /** The scalar objective from the heads' outputs on the batch. */
+  readonly loss: (outputs: Record<string, Tensor>) => tf.Scalar;
+}
+
+/** One per-instance gradient of {@link sharedPassRows}: a task's loss over parameters `names`. */
+export interface SharedPassRequest {
+  readonly task: string;
+  /** Parameter names in the order of the row layout. */
+  readonly names: readonly string[];
+}
+
+/** What {@link sharedPassRows} returns; the caller owns `grads` and `rows`. */
+export interface SharedPassResult {
+  readonly value: number;
+  /** The objective's gradients, in the order of `objective.names`. */
+  readonly grads: Tensor[];
+  /** Per request, `[B, D_k]`: row `i` is instance `i`'s gradient of its own loss of that task. */
+  readonly rows: Tensor2D[];
+}
+
+/**
+ * The gradient of a batched objective and per-instance gradients of single tasks on the same batch,
+ * from **one forward pass of the backbone** and one backward pass: what {@link valueAndGradients}
+ * of `objective` and one {@link perInstanceGradientRows} per request compute separately, to the
+ * same bits.
+ *
+ * The batch is tiled K + 1 times (K requests): copy 0 carries the objective, copy k request k. The
+ * backbone's conv layers compute their B distinct rows once and repeat them (the copies are equal
+ * up to the heads), so the forward pass costs one backbone; in the backward pass every copy carries
+ * its own head's gradient, each layer's input gradient is computed for all (K + 1)·B rows at once,
+ * and its weight gradients per copy: batched for copy 0 (the kernels tfjs' own conv2d and bias gradients run),
+ * per example for the others. Each head runs on its own copy only (tfjs' layers for copy 0,
+ * recording layers for the others).
+ *
+ * @param batch - The objective's batch (labels as its loss needs them).
+ * @param supervised - The same instances with the labels and masks the per-instance losses use.
+ */
+export function sharedPassRows(
+  model: MultiTaskModel,
+  dataset: Dataset,
+  batch: Batch,
+  supervised: Batch,
+  objective: SharedPassObjective,
+  requests: readonly SharedPassRequest[],
+): SharedPassResult {
+  const base: NamedTensorMap = model.variables;
+  const n = batch.ids.length;
+  const copies = requests.length + 1;
+  const records = requests.map(() => new Map<string, Tensor>());
+  const wanted = requests.map((r) => {
+    const used = usedParams(model.spec, [r.task]);
+    return new Set(r.names.filter((name) => used.has(name)));
+  });
+  const objectiveNames = new Set(objective.names);
+  // Differentiate the objective's parameters and the filters of every recorded layer (tfjs then
+  // runs the backward pass down to the earliest of them).
+  const extra = new Set<string>();
+  wanted.forEach((w) => {
+    for (const name of w) {
+      const filter = name.endsWith('/b') ? `${name.slice(0, -2)}/w` : name;
+      if (!objectiveNames.has(filter)) extra.add(filter);
+    }
+  });
+  const xsNames = [...objective.names, ...extra];
+  let value: tf.Scalar | undefined;
+  try {
+    const { grads, rows } = tf.tidy(() => {
+      const f = (...xs: Tensor[]): tf.Scalar => {
+        const p: NamedTensorMap = { ...base };
+        xsNames.forEach((name, i) => (p[name] = xs[i]!));
+        const tiled = tf.concat<Tensor4D>(Array.from({ length: copies }, () => batch.x));
+        const heads = [objective.tasks, ...requests.map((r) => [r.task])].map((t) =>
+          selectHeads(model.spec, t),
+        );
+        const features = backboneWith(
+          model.spec,
+          p,
+          tiled,
+          sharedBackboneLayers(n, copies, objectiveNames, wanted, records),
+          heads.flat().some((h) => h.kind !== 'classification'),
+        );
+        // Copy k's rows of the features its heads read.
+        const segment = (k: number): typeof features => {
+          const rowsOf = (t: Tensor4D): Tensor4D => tf.slice(t, [k * n, 0, 0, 0], [n, -1, -1, -1]);
+          const dense = heads[k]!.some((h) => h.kind !== 'classification');
+          const classify = heads[k]!.some((h) => h.kind === 'classification');
+          return {
+            bottleneck: classify ? rowsOf(features.bottleneck) : features.bottleneck,
+            ...(dense ? { decoded: rowsOf(features.decoded!) } : {}),
+          };
+        };
+        const out = headsWith(model.spec, p, segment(0), heads[0]!, STANDARD_LAYERS);
+        let total = objective.loss(out);
+        value = tf.keep(tf.clone(total));
+        requests.forEach((r, k) => {
+          const o = headsWith(
+            model.spec,
+            p,
+            segment(k + 1),
+            heads[k + 1]!,
+            recordingLayers(wanted[k]!, records[k]!),
+          );
+          const { loss, count } = instanceLosses(
+            getTask(dataset, r.task),
+            o[r.task]!,
+            supervised.labels[r.task]!,
+          );
+          const has = tf.cast(tf.greater(count, 0), 'float32');
+          const mask = supervised.mask[r.task];
+          const m = mask === undefined ? has : tf.mul(mask, has);
+          total = tf.add(total, tf.sum(tf.mul(loss, m)));
+        });
+        return total;
+      };
+      const all = tf.grads(f)(xsNames.map((name) => base[name]!));
+      const rows = requests.map((r, k) => {
+        const parts = r.names.map((name) => {
+          const size = model.layout.byName.get(name)?.size ?? 0;
+          const rec = records[k]!.get(name);
+          return rec === undefined ? tf.zeros([n, size]) : tf.reshape(rec, [n, size]);
+        });
+        return (parts.length === 0 ? tf.zeros([n, 0]) : tf.concat(parts, 1)) as Tensor2D;
+      });
+      return { grads: all.slice(0, objective.names.length), rows };
+    });
+    return { value: value!.dataSync()[0]!, grads, rows };
+  } finally {
+    for (const r of records) tf.dispose([...r.values()]);
+    value?.dispose();
+  }
+}
+
+/**
+ * The backbone's conv layers of {@link sharedPassRows}: input `[copies·n, …]` made of equal copies;
+ * the layer computes its `n` distinct rows and repeats them. Backward: the input gradient of all
+ * rows; the weight gradients of copy 0 batched (returned to tfjs, for the objective's parameters),
+ * and of copy k ≥ 1 per example (recorded into `records[k − 1]` for the parameters it wants).
+ */
+function sharedBackboneLayers(
+  n: number,
+  copies: number,
+  objectiveNames: ReadonlySet<string>,
+  wanted: readonly ReadonlySet<string>[],
+  records: readonly Map<string, Tensor>[],
+): LayerOps {
+  return {
+    conv(x, filter, bias, name, stride, relu, first) {
+      const op = tf.customGrad((xIn, wIn, bIn, save) => {
+        const x4 = xIn as Tensor4D;
+        const w4 = wIn as Tensor4D;
+        const distinct = tf.slice(x4, [0, 0, 0, 0], [n, -1, -1, -1]);
+        const zn = tf.fused.conv2d({
+          x: distinct,
+          filter: w4,
+          strides: stride,
+          pad: 'same',
+          bias: bIn as Tensor,
+          activation: relu ? 'relu' : 'linear',
+        });
+        const z = copies === 1 ? zn : tf.concat(Array.from({ length: copies }, () => zn));
+        (save as tf.GradSaveFunc)([distinct, w4, z]);
+        return {
+          value: z,
+          gradFunc: (dy: Tensor4D, saved: Tensor[]) => {
+            const [xs, ws, ys] = saved as [Tensor4D, Tensor4D, Tensor4D];
+            const dz = relu ? tf.mul<Tensor4D>(dy, tf.step(ys)) : dy;
+            const rowsOf = (k: number, count = 1): Tensor4D =>
+              tf.slice(dz, [k * n, 0, 0, 0], [count * n, -1, -1, -1]);
+            let dw: Tensor = tf.zerosLike(ws);
+            let db: Tensor = tf.zerosLike(bIn as Tensor);
+            if (objectiveNames.has(`${name}/w`) || objectiveNames.has(`${name}/b`)) {
+              // What tfjs' own gradients of conv2d and the bias add compute for copy 0 alone (inside
+              // a gradient, tfjs runs the fused layer as conv2d + add + relu).
+              const d0 = rowsOf(0);
+              dw = tf.engine().runKernel<Tensor>(tf.Conv2DBackpropFilter, { x: xs, dy: d0 }, {
+                strides: stride,
+                pad: 'same',
+                dataFormat: 'NHWC',
+                dimRoundingMode: undefined,
+                filterShape: ws.shape,
+              } as unknown as tf.NamedAttrMap);
+              db = tf.reshape(tf.sum(d0, [0, 1, 2]), (bIn as Tensor).shape);
+            }
+            const recorded = wanted
+              .map((_, k) => k)
+              .filter((k) => wanted[k]!.has(`${name}/w`) || wanted[k]!.has(`${name}/b`));
+            for (const k of recorded) {
+              const g = conv2dPerExampleGradients(xs, rowsOf(k + 1), ws.shape, stride, 'same');
+              if (wanted[k]!.has(`${name}/w`)) records[k]!.set(`${name}/w`, tf.keep(g.filter));
+              if (wanted[k]!.has(`${name}/b`)) records[k]!.set(`${name}/b`, tf.keep(g.bias));
+            }
+            const dx = first
+              ? tf.zerosLike(xIn as Tensor4D)
+              : tf.conv2dTranspose(
+                  dz,
+                  ws,
+                  [dz.shape[0], ...xs.shape.slice(1)] as [number, number, number, number],
+                  stride,
+                  'same',
+                );
+            return [dx, dw, db];
+          },
+        };
+      });
+      return op(x, filter, bias);
+    },
+    dense() {
+      throw new Error('sharedPassRows: the backbone has no dense layers');
     },
   };
 }

@@ -51,6 +51,7 @@ import {
   instanceLosses,
   lossAndGradients,
   perInstanceGradients,
+  sharedPassGradients,
   valueAndGradients,
 } from '@mtu/multitask-model';
 import type { MultiTaskModel } from '@mtu/multitask-model';
@@ -355,7 +356,26 @@ function stale(made: number, now: number, refresh: number): boolean {
   return refresh !== 0 && now - made >= refresh;
 }
 
-/** The bounded forget loss of task `t` on a batch: mean over valid instances of min(ℓ, cap). */
+/**
+ * The bounded forget loss of task `t` from its head's output on a batch: mean over valid instances
+ * of min(ℓ, cap); `valid.count` is set to the number of valid instances.
+ */
+function cappedForgetLoss(
+  dataset: Dataset,
+  t: string,
+  output: Tensor,
+  labels: Tensor,
+  cap: number,
+  valid: { count: number },
+): Scalar {
+  const { loss, count } = instanceLosses(getTask(dataset, t), output, labels);
+  const has = tf.cast(tf.greater(count, 0), 'float32');
+  const n = tf.sum(has);
+  valid.count = n.dataSync()[0]!;
+  return tf.div(tf.sum(tf.mul(tf.minimum(loss, cap), has)), tf.maximum(n, 1));
+}
+
+/** The bounded forget objective of task `t` on a batch, as a function of the parameters. */
 function cappedForgetObjective(
   model: MultiTaskModel,
   dataset: Dataset,
@@ -364,14 +384,48 @@ function cappedForgetObjective(
   cap: number,
   valid: { count: number },
 ): (p: NamedTensorMap) => Scalar {
-  const task = getTask(dataset, t);
   return (p) => {
     const out = forward(model.spec, p, batch.x, [t]);
-    const { loss, count } = instanceLosses(task, out[t]!, batch.labels[t]!);
-    const has = tf.cast(tf.greater(count, 0), 'float32');
-    const n = tf.sum(has);
-    valid.count = n.dataSync()[0]!;
-    return tf.div(tf.sum(tf.mul(tf.minimum(loss, cap), has)), tf.maximum(n, 1));
+    return cappedForgetLoss(dataset, t, out[t]!, batch.labels[t]!, cap, valid);
+  };
+}
+
+/**
+ * The forget gradient of target `t` over θ_s ∪ θ_t and, when the step protects them from this
+ * batch's own gradients (partial-task, dynamic protection recomputed every step), the batch's
+ * per-instance non-target gradients over θ_s (`[D_s, b]` per non-target task), from one shared
+ * forward pass (`sharedPassGradients`: the same bits as separate passes).
+ */
+function forgetPass(
+  ctx: UnlearnContext<InterferenceAwareConfig>,
+  batch: Batch,
+  t: string,
+  cap: number,
+  valid: { count: number },
+  protect: readonly string[],
+): { value: number; grads: NamedTensorMap; nonTarget: Map<string, Tensor2D> } {
+  const { model, dataset, views } = ctx;
+  if (protect.length === 0) {
+    const fg = valueAndGradients(
+      model,
+      cappedForgetObjective(model, dataset, batch, t, cap, valid),
+      { tasks: [t], groups: ['shared', t] },
+    );
+    return { ...fg, nonTarget: new Map() };
+  }
+  const r = sharedPassGradients(model, dataset, batch, {
+    objective: {
+      tasks: [t],
+      groups: ['shared', t],
+      loss: (out) => cappedForgetLoss(dataset, t, out[t]!, batch.labels[t]!, cap, valid),
+    },
+    perInstance: protect.map((tn) => ({ task: tn, groups: ['shared'] })),
+    supervision: views.supervision,
+  });
+  return {
+    value: r.value,
+    grads: r.grads,
+    nonTarget: new Map(protect.map((tn, k) => [tn, r.columns[k]!])),
   };
 }
 
@@ -408,17 +462,20 @@ function interferenceAwareStep(
       }
       const valid = { count: 0 };
       const cap = config.lossCap * (ctx.testLoss[t] ?? Infinity);
-      const fg = valueAndGradients(
-        model,
-        cappedForgetObjective(model, dataset, batches.forget, t, cap, valid),
-        {
-          tasks: [t],
-          groups: ['shared', t],
-        },
-      );
+      // The non-target gradients of this batch that the step needs fresh: computed in the forget
+      // gradient's pass.
+      const protect =
+        components.orthogonalize &&
+        views.setting === 'partial-task' &&
+        config.dynamicProtection &&
+        config.protectionRefresh === 1
+          ? views.nonTargetTasks.filter((tn) => model.tasks.includes(tn))
+          : [];
+      const fg = forgetPass(ctx, batches.forget, t, cap, valid, protect);
       evaluations += forgetIds.length;
       if (valid.count === 0) {
         tf.dispose(fg.grads);
+        tf.dispose([...fg.nonTarget.values()]);
         continue;
       }
       forgetLoss += fg.value;
@@ -431,7 +488,7 @@ function interferenceAwareStep(
           components.orthogonalize &&
           (config.constraints > 0 || views.nonTargetTasks.length > 0)
         ) {
-          const E = constraintsFor(ctx, state, t, g, forgetIds, layout.size);
+          const E = constraintsFor(ctx, state, t, g, forgetIds, layout.size, fg.nonTarget);
           evaluations += E.evaluations;
           try {
             const projected =
@@ -463,6 +520,7 @@ function interferenceAwareStep(
         }
       } finally {
         g.dispose();
+        tf.dispose([...fg.nonTarget.values()]);
       }
       const parts = unflatten(layout, u);
       u.dispose();
@@ -504,6 +562,7 @@ function constraintsFor(
   g: Tensor1D,
   forgetIds: Int32Array,
   rows: number,
+  computed: ReadonlyMap<string, Tensor2D>,
 ): { matrix: Tensor2D; evaluations: number } {
   const { model, dataset, views, config } = ctx;
   const step = state.counter.step;
@@ -548,10 +607,14 @@ function constraintsFor(
     if (views.setting === 'partial-task' && config.dynamicProtection) {
       for (const tn of views.nonTargetTasks) {
         if (!model.tasks.includes(tn)) continue;
-        const N = nonTargetColumns(ctx, state, tn, forgetIds);
+        const fresh = computed.get(tn);
+        const N =
+          fresh !== undefined
+            ? { matrix: fresh, evaluations: forgetIds.length }
+            : nonTargetColumns(ctx, state, tn, forgetIds);
         evaluations += N.evaluations;
         columns.push(padToLayout(N.matrix, rows));
-        N.matrix.dispose();
+        if (fresh === undefined) N.matrix.dispose();
       }
     }
     const matrix =
