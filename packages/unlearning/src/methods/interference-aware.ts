@@ -195,7 +195,7 @@ export interface InterferenceAwareState {
   readonly counter: { step: number };
   /** Gradients kept for reuse (`constraintRefresh` / `protectionRefresh` ≠ 1), with their step. */
   readonly cache: {
-    /** Per target task: the retain constraint columns `[D_t, M]`. */
+    /** Per target task: the retain constraint columns `[D_t, M]`, pushed through the projector. */
     readonly retain: Map<string, { step: number; matrix: Tensor2D }>;
     /** Per `"<task>:<instance id>"`: a forget instance's non-target gradient over θ_s. */
     readonly dynamic: Map<string, { step: number; column: Tensor1D }>;
@@ -488,23 +488,20 @@ function interferenceAwareStep(
           components.orthogonalize &&
           (config.constraints > 0 || views.nonTargetTasks.length > 0)
         ) {
-          const E = constraintsFor(ctx, state, t, g, forgetIds, layout.size, fg.nonTarget);
-          evaluations += E.evaluations;
+          const project = (E: Tensor2D): Tensor2D =>
+            projector !== undefined ? projector.applyColumns(E) : E.clone();
+          let E: { matrix: Tensor2D; evaluations: number } | undefined;
           try {
-            const projected =
-              projector !== undefined ? projector.applyColumns(E.matrix) : E.matrix.clone();
-            try {
-              const r = orthogonalizeWithInfo(v, projected, {
-                mode: config.orthogonalization,
-                rng: ctx.rng.fork('conflict-order').fork(state.counter.step).fork(t),
-              });
-              u = r.u;
-              info[`${t}.rank`] = r.rank;
-            } finally {
-              projected.dispose();
-            }
+            E = constraintsFor(ctx, state, t, g, forgetIds, layout.size, fg.nonTarget, project);
+            evaluations += E.evaluations;
+            const r = orthogonalizeWithInfo(v, E.matrix, {
+              mode: config.orthogonalization,
+              rng: ctx.rng.fork('conflict-order').fork(state.counter.step).fork(t),
+            });
+            u = r.u;
+            info[`${t}.rank`] = r.rank;
           } finally {
-            E.matrix.dispose();
+            E?.matrix.dispose();
             v.dispose();
           }
         } else {
@@ -550,10 +547,12 @@ function interferenceAwareStep(
 }
 
 /**
- * The constraint matrix E_t [D_t × M'] of one step: M per-instance retain gradients of task t over
- * θ_s ∪ θ_t (from D_r, never D_f), then — in partial-task with dynamic protection — the forget
- * batch's per-instance non-target gradients over θ_s, zero on head t. With `constraintRefresh` /
- * `protectionRefresh` ≠ 1 the gradients come from `state.cache` while they are fresh enough.
+ * The constraint matrix Π_t E_t [D_t × M'] of one step, pushed through the step's projector
+ * `project` (column by column, so blocks can be projected apart): M per-instance retain gradients
+ * of task t over θ_s ∪ θ_t (from D_r, never D_f), then — in partial-task with dynamic protection —
+ * the forget batch's per-instance non-target gradients over θ_s, zero on head t. With
+ * `constraintRefresh` / `protectionRefresh` ≠ 1 the gradients come from `state.cache` while they
+ * are fresh enough (the retain block cached already projected: the projector is fixed).
  */
 function constraintsFor(
   ctx: UnlearnContext<InterferenceAwareConfig>,
@@ -563,6 +562,7 @@ function constraintsFor(
   forgetIds: Int32Array,
   rows: number,
   computed: ReadonlyMap<string, Tensor2D>,
+  project: (E: Tensor2D) => Tensor2D,
 ): { matrix: Tensor2D; evaluations: number } {
   const { model, dataset, views, config } = ctx;
   const step = state.counter.step;
@@ -597,24 +597,36 @@ function constraintsFor(
           }).columns;
           C.dispose();
         }
-        columns.push(picked);
+        const projected = project(picked);
+        picked.dispose();
+        columns.push(projected);
         if (refresh !== 1) {
           cached?.matrix.dispose();
-          state.cache.retain.set(t, { step, matrix: picked.clone() });
+          state.cache.retain.set(t, { step, matrix: projected.clone() });
         }
       }
     }
     if (views.setting === 'partial-task' && config.dynamicProtection) {
-      for (const tn of views.nonTargetTasks) {
-        if (!model.tasks.includes(tn)) continue;
-        const fresh = computed.get(tn);
-        const N =
-          fresh !== undefined
-            ? { matrix: fresh, evaluations: forgetIds.length }
-            : nonTargetColumns(ctx, state, tn, forgetIds);
-        evaluations += N.evaluations;
-        columns.push(padToLayout(N.matrix, rows));
-        if (fresh === undefined) N.matrix.dispose();
+      const blocks: Tensor2D[] = [];
+      try {
+        for (const tn of views.nonTargetTasks) {
+          if (!model.tasks.includes(tn)) continue;
+          const fresh = computed.get(tn);
+          const N =
+            fresh !== undefined
+              ? { matrix: fresh, evaluations: forgetIds.length }
+              : nonTargetColumns(ctx, state, tn, forgetIds);
+          evaluations += N.evaluations;
+          blocks.push(padToLayout(N.matrix, rows));
+          if (fresh === undefined) N.matrix.dispose();
+        }
+        if (blocks.length > 0) {
+          const joined = blocks.length === 1 ? blocks[0]!.clone() : tf.concat<Tensor2D>(blocks, 1);
+          columns.push(project(joined));
+          joined.dispose();
+        }
+      } finally {
+        tf.dispose(blocks);
       }
     }
     const matrix =
