@@ -15,7 +15,9 @@
  * | `UnsortedSegmentSum` | missing | gradient of `tf.gather` |
  * | `BatchMatMul` | transposed operands take a scalar loop | dense-layer gradients (`Aᵀ·dY`, `dY·Bᵀ`) ~10× faster |
  *
- * It also registers, for speed, six kernels not listed in {@link WASM_GRADIENT_KERNELS}: a
+ * It also registers, for speed, seven kernels not listed in {@link WASM_GRADIENT_KERNELS}: an
+ * `Equal` that compares with a value repeated along trailing axes in one loop (`kernels/equal.ts`;
+ * the gradient of every `logSumExp`, where the stock kernel's generic broadcast is ~18× slower), a
  * copy-free `Identity` (`kernels/identity.ts`; tfjs clones every tensor a gradient saves for the
  * backward pass, and the stock wasm `Identity` copies the data each time), a `Slice` that copies
  * only the slice (`kernels/slice.ts`; the stock one first copies the whole input off the heap), a
@@ -38,6 +40,7 @@
 import { tf } from '../tf.js';
 import { batchMatMulConfig, setStockBatchMatMul } from './batch-mat-mul.js';
 import { concatConfig, setStockConcat } from './concat.js';
+import { equalConfig, setStockEqual } from './equal.js';
 import {
   conv2dBackpropFilterBiasConfig,
   conv2dBackpropFilterConfig,
@@ -79,6 +82,7 @@ const SPEED_CONFIGS: readonly tf.KernelConfig[] = [
   sliceConfig,
   splitConfig,
   concatConfig,
+  equalConfig,
   conv2dBackpropFilterBiasConfig,
   conv2dPerExampleFilterBiasConfig,
   winogradConv2DConfig,
@@ -112,6 +116,8 @@ export function registerWasmGradientKernels(): void {
     if (config === sliceConfig && current !== undefined) setStockSlice(current);
     // MTU's Concat delegates other dtypes than float32 / int32 to the stock kernel.
     if (config === concatConfig && current !== undefined) setStockConcat(current);
+    // MTU's Equal delegates everything but trailing-axis broadcasts to the stock kernel.
+    if (config === equalConfig && current !== undefined) setStockEqual(current);
     // The Winograd forward kernels delegate to the stock ones when off or not applicable.
     if ((config === winogradConv2DConfig || config === winogradFusedConv2DConfig) && current) {
       setStockForwardConv(current);
