@@ -10,51 +10,32 @@
  *
  * @module
  */
-import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
 import {
   asWasmBackend,
   disposeInfos,
   requireInputs,
   runWasmKernel,
+  stockKernel,
+  type StockKernel,
   withShape,
   type KernelArgs,
   type TensorInfo,
   type WasmBackend,
 } from './wasm-backend.js';
 
-/** The stock wasm `BatchMatMul` config, captured when MTU's replaces it. */
-let stock: tf.KernelConfig | undefined;
-
 /**
- * Remembers the stock `BatchMatMul` kernel that {@link batchMatMulConfig} delegates to. Called by
- * `registerWasmGradientKernels` before it replaces the stock kernel.
- *
- * @example
- * ```ts
- * const current = tf.getKernel('BatchMatMul', 'wasm');
- * if (current !== undefined && current !== batchMatMulConfig) setStockBatchMatMul(current);
- * ```
+ * The stock wasm `BatchMatMul` that MTU's kernel falls back to (captured by
+ * `registerWasmGradientKernels` before it registers MTU's).
  */
-export function setStockBatchMatMul(config: tf.KernelConfig): void {
-  stock = config;
-}
+export const stockBatchMatMul: StockKernel = stockKernel(tf.BatchMatMul);
 
 function callStock(
   backend: WasmBackend,
   inputs: Record<string, TensorInfo>,
   attrs: Record<string, unknown>,
 ): TensorInfo {
-  if (stock === undefined) {
-    throw new BackendError('wasm', 'BatchMatMul: the stock wasm kernel was never registered');
-  }
-  const out = stock.kernelFunc({
-    inputs,
-    attrs: attrs as tf.NamedAttrMap,
-    backend,
-  });
-  if (Array.isArray(out)) throw new BackendError('wasm', 'BatchMatMul returned a list');
-  return out;
+  return stockBatchMatMul.run(backend, inputs, attrs as tf.NamedAttrMap);
 }
 
 function batchSize(shape: readonly number[]): number {
@@ -130,6 +111,6 @@ export const batchMatMulConfig: tf.KernelConfig = {
   kernelName: tf.BatchMatMul,
   backendName: 'wasm',
   // The stock kernel looks its wasm function up in its setup; run it for every new backend.
-  setupFunc: (backend) => stock?.setupFunc?.(backend),
+  setupFunc: (backend) => stockBatchMatMul.setup(backend),
   kernelFunc: batchMatMulKernel,
 };

@@ -16,36 +16,24 @@
  */
 import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
-import { allocOutput, asWasmBackend, type KernelArgs, type TensorInfo } from './wasm-backend.js';
+import {
+  allocOutput,
+  asWasmBackend,
+  stockKernel,
+  type StockKernel,
+  type KernelArgs,
+  type TensorInfo,
+} from './wasm-backend.js';
 import { copyWords } from './winograd.js';
 
-/** The stock wasm `Concat` config, captured when MTU's replaces it. */
-let stock: tf.KernelConfig | undefined;
-
 /**
- * Remembers the stock `Concat` kernel that {@link concatConfig} delegates other dtypes to. Called by
- * `registerWasmGradientKernels` before it replaces the stock kernel.
- *
- * @example
- * ```ts
- * const current = tf.getKernel('Concat', 'wasm');
- * if (current !== undefined && current !== concatConfig) setStockConcat(current);
- * ```
+ * The stock wasm `Concat` that MTU's kernel falls back to (captured by
+ * `registerWasmGradientKernels` before it registers MTU's).
  */
-export function setStockConcat(config: tf.KernelConfig): void {
-  stock = config;
-}
+export const stockConcat: StockKernel = stockKernel(tf.Concat);
 
-function delegate(args: KernelArgs): TensorInfo {
-  if (stock === undefined) throw new BackendError('wasm', 'Concat: no stock kernel to delegate to');
-  const out = stock.kernelFunc({
-    inputs: args.inputs,
-    attrs: args.attrs ?? {},
-    backend: args.backend as tf.KernelBackend,
-  });
-  if (Array.isArray(out)) throw new BackendError('wasm', 'Concat returned a list');
-  return out;
-}
+const delegate = (args: KernelArgs): TensorInfo =>
+  stockConcat.run(args.backend as tf.KernelBackend, args.inputs, args.attrs);
 
 function concatKernel(args: KernelArgs): TensorInfo {
   const backend = asWasmBackend(args.backend, tf.Concat);

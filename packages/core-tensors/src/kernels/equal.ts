@@ -13,7 +13,6 @@
  *
  * @module
  */
-import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
 import {
   allocOutput,
@@ -21,37 +20,20 @@ import {
   byteOffset,
   requireInputs,
   sizeOf,
+  stockKernel,
+  type StockKernel,
   type KernelArgs,
   type TensorInfo,
 } from './wasm-backend.js';
 
-/** The stock wasm `Equal` config, captured when MTU's replaces it. */
-let stock: tf.KernelConfig | undefined;
-
 /**
- * Remembers the stock `Equal` kernel that {@link equalConfig} delegates to. Called by
- * `registerWasmGradientKernels` before it replaces the stock kernel.
- *
- * @example
- * ```ts
- * const current = tf.getKernel('Equal', 'wasm');
- * if (current !== undefined && current !== equalConfig) setStockEqual(current);
- * ```
+ * The stock wasm `Equal` that MTU's kernel falls back to (captured by
+ * `registerWasmGradientKernels` before it registers MTU's).
  */
-export function setStockEqual(config: tf.KernelConfig): void {
-  stock = config;
-}
+export const stockEqual: StockKernel = stockKernel(tf.Equal);
 
-function delegate(args: KernelArgs): TensorInfo {
-  if (stock === undefined) throw new BackendError('wasm', 'Equal: no stock kernel to delegate to');
-  const out = stock.kernelFunc({
-    inputs: args.inputs,
-    attrs: args.attrs ?? {},
-    backend: args.backend as tf.KernelBackend,
-  });
-  if (Array.isArray(out)) throw new BackendError('wasm', 'Equal returned a list');
-  return out;
-}
+const delegate = (args: KernelArgs): TensorInfo =>
+  stockEqual.run(args.backend as tf.KernelBackend, args.inputs, args.attrs);
 
 /**
  * When `small` repeats along trailing axes of `big` (same rank, equal leading dimensions, then 1
@@ -114,6 +96,6 @@ export const equalConfig: tf.KernelConfig = {
   kernelName: tf.Equal,
   backendName: 'wasm',
   // The stock kernel looks its wasm function up in its setup; run it for every new backend.
-  setupFunc: (backend) => stock?.setupFunc?.(backend),
+  setupFunc: (backend) => stockEqual.setup(backend),
   kernelFunc: equalKernel,
 };

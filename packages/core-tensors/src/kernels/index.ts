@@ -38,9 +38,10 @@
  * @module
  */
 import { tf } from '../tf.js';
-import { batchMatMulConfig, setStockBatchMatMul } from './batch-mat-mul.js';
-import { concatConfig, setStockConcat } from './concat.js';
-import { equalConfig, setStockEqual } from './equal.js';
+import type { StockKernel } from './wasm-backend.js';
+import { batchMatMulConfig, stockBatchMatMul } from './batch-mat-mul.js';
+import { concatConfig, stockConcat } from './concat.js';
+import { equalConfig, stockEqual } from './equal.js';
 import {
   conv2dBackpropFilterBiasConfig,
   conv2dBackpropFilterConfig,
@@ -51,7 +52,7 @@ import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './d
 import { identityConfig } from './identity.js';
 import { avgPoolGradConfig, maxPoolGradConfig } from './pool-grad.js';
 import { resizeBilinearGradConfig, resizeNearestNeighborGradConfig } from './resize-grad.js';
-import { setStockSlice, sliceConfig, splitConfig } from './slice.js';
+import { sliceConfig, splitConfig, stockSlice } from './slice.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 import {
   setStockForwardConv,
@@ -89,6 +90,14 @@ const SPEED_CONFIGS: readonly tf.KernelConfig[] = [
   winogradFusedConv2DConfig,
 ];
 
+/** The stock kernels MTU's replacements fall back to, by replacement. */
+const WRAPPED: ReadonlyMap<tf.KernelConfig, StockKernel> = new Map([
+  [batchMatMulConfig, stockBatchMatMul],
+  [sliceConfig, stockSlice],
+  [concatConfig, stockConcat],
+  [equalConfig, stockEqual],
+]);
+
 /** Names of the wasm kernels {@link registerWasmGradientKernels} registers (see the table above). */
 export const WASM_GRADIENT_KERNELS: readonly string[] = CONFIGS.map((c) => c.kernelName);
 
@@ -110,14 +119,9 @@ export function registerWasmGradientKernels(): void {
   for (const config of [...CONFIGS, ...SPEED_CONFIGS]) {
     const current = tf.getKernel(config.kernelName, 'wasm');
     if (current === config) continue;
-    // MTU's BatchMatMul delegates to the stock kernel: keep it.
-    if (config === batchMatMulConfig && current !== undefined) setStockBatchMatMul(current);
-    // MTU's Slice delegates string tensors to the stock kernel.
-    if (config === sliceConfig && current !== undefined) setStockSlice(current);
-    // MTU's Concat delegates other dtypes than float32 / int32 to the stock kernel.
-    if (config === concatConfig && current !== undefined) setStockConcat(current);
-    // MTU's Equal delegates everything but trailing-axis broadcasts to the stock kernel.
-    if (config === equalConfig && current !== undefined) setStockEqual(current);
+    // MTU's BatchMatMul, Slice (strings), Concat (other dtypes) and Equal (all but trailing-axis
+    // broadcasts) fall back to the stock kernel: keep it.
+    if (current !== undefined) WRAPPED.get(config)?.set(current);
     // The Winograd forward kernels delegate to the stock ones when off or not applicable.
     if ((config === winogradConv2DConfig || config === winogradFusedConv2DConfig) && current) {
       setStockForwardConv(current);

@@ -17,25 +17,21 @@
  */
 import { BackendError } from '../errors.js';
 import { tf } from '../tf.js';
-import { allocOutput, asWasmBackend, type KernelArgs, type TensorInfo } from './wasm-backend.js';
+import {
+  allocOutput,
+  asWasmBackend,
+  stockKernel,
+  type StockKernel,
+  type KernelArgs,
+  type TensorInfo,
+} from './wasm-backend.js';
 import { copyWords } from './winograd.js';
 
-/** The stock wasm `Slice` config (for `string` tensors), captured when MTU's replaces it. */
-let stock: tf.KernelConfig | undefined;
-
 /**
- * Remembers the stock `Slice` kernel that {@link sliceConfig} delegates `string` tensors to. Called
- * by `registerWasmGradientKernels` before it replaces the stock kernel.
- *
- * @example
- * ```ts
- * const current = tf.getKernel('Slice', 'wasm');
- * if (current !== undefined && current !== sliceConfig) setStockSlice(current);
- * ```
+ * The stock wasm `Slice` (for `string` tensors) that MTU's kernel falls back to (captured by
+ * `registerWasmGradientKernels` before it registers MTU's).
  */
-export function setStockSlice(config: tf.KernelConfig): void {
-  stock = config;
-}
+export const stockSlice: StockKernel = stockKernel(tf.Slice);
 
 /**
  * The slice `[begin, begin + size)` of a row-major array of `shape`, as copy runs: merges every
@@ -75,10 +71,7 @@ function sliceKernel(args: KernelArgs): TensorInfo {
   if (x === undefined) throw new BackendError('wasm', 'Slice: input x is required');
   const attrs = args.attrs as unknown as tf.SliceAttrs;
   if (x.dtype === 'string') {
-    if (stock === undefined) throw new BackendError('wasm', 'Slice: no stock kernel for strings');
-    const out = stock.kernelFunc({ inputs: { x }, attrs: args.attrs ?? {}, backend });
-    if (Array.isArray(out)) throw new BackendError('wasm', 'Slice returned a list');
-    return out;
+    return stockSlice.run(backend, { x }, args.attrs);
   }
   const [begin = [], size = []] = tf.slice_util.parseSliceParams(x, attrs.begin, attrs.size);
   const out = allocOutput(backend, size, x.dtype);

@@ -307,3 +307,52 @@ export function withFloat32<const T extends readonly TensorInfo[], R>(
     disposeInfos(backend, ...owned);
   }
 }
+
+/**
+ * A stock wasm kernel that one of MTU's kernels replaces and falls back to: captured by
+ * `registerWasmGradientKernels` (`set`) before it registers MTU's, then run with `run`, and set up
+ * for every new backend by the replacement's `setupFunc` (`setup`: stock kernels look their wasm
+ * functions up there).
+ */
+export interface StockKernel {
+  /** Remembers the stock config. */
+  set(config: tf.KernelConfig): void;
+  /** Runs the stock kernel (single output); throws a {@link BackendError} if none was captured. */
+  run(
+    backend: WasmBackend | tf.KernelBackend,
+    inputs: tf.NamedTensorInfoMap,
+    attrs?: tf.NamedAttrMap,
+  ): TensorInfo;
+  /** The stock kernel's setup for a backend (nothing if it has none). */
+  setup(backend: object): void;
+}
+
+/**
+ * The {@link StockKernel} slot of kernel `name`.
+ *
+ * @example
+ * ```ts
+ * const stock = stockKernel(tf.Equal);
+ * // in registerWasmGradientKernels: stock.set(tf.getKernel(tf.Equal, 'wasm')!)
+ * // in MTU's kernel: return stock.run(args.backend, args.inputs, args.attrs);
+ * ```
+ */
+export function stockKernel(name: string): StockKernel {
+  let config: tf.KernelConfig | undefined;
+  return {
+    set(c) {
+      config = c;
+    },
+    run(backend, inputs, attrs = {}) {
+      if (config === undefined) {
+        throw new BackendError('wasm', `${name}: the stock wasm kernel was never registered`);
+      }
+      const out = config.kernelFunc({ inputs, attrs, backend: backend });
+      if (Array.isArray(out)) throw new BackendError('wasm', `${name} returned a list`);
+      return out;
+    },
+    setup(backend) {
+      config?.setupFunc?.(backend);
+    },
+  };
+}
