@@ -206,9 +206,9 @@ export interface SharedPassResult {
  * backbone's conv layers compute their B distinct rows once and repeat them (the copies are equal
  * up to the heads), so the forward pass costs one backbone; in the backward pass every copy carries
  * its own head's gradient, each layer's input gradient is computed for all (K + 1)·B rows at once,
- * and its weight gradients per copy: batched for copy 0 (the kernels tfjs' own conv2d and bias gradients run),
- * per example for the others. Each head runs on its own copy only (tfjs' layers for copy 0,
- * recording layers for the others).
+ * and its weight gradients per copy: batched for copy 0 (the kernels tfjs' own conv2d and bias
+ * gradients run), per example for the others. Each head runs on its own copy only (tfjs' layers
+ * for copy 0, recording layers for the others).
  *
  * @param batch - The objective's batch (labels as its loss needs them).
  * @param supervised - The same instances with the labels and masks the per-instance losses use.
