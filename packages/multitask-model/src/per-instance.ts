@@ -64,11 +64,8 @@ export function perInstanceGradientRows(
         const out = forwardWith(model.spec, p, batch.x, tasks, ops);
         let perInstance: Tensor = tf.zeros([n]);
         for (const t of tasks) {
-          const { loss, count } = instanceLosses(getTask(dataset, t), out[t]!, batch.labels[t]!);
-          const has = tf.cast(tf.greater(count, 0), 'float32');
-          const mask = batch.mask[t];
-          const m = mask === undefined ? has : tf.mul(mask, has);
-          perInstance = tf.add(perInstance, tf.mul(tf.mul(loss, m), weights[t] ?? 1));
+          const loss = supervisedLosses(dataset, t, out[t]!, batch);
+          perInstance = tf.add(perInstance, tf.mul(loss, weights[t] ?? 1));
         }
         losses = tf.keep(tf.clone(perInstance));
         return tf.sum(perInstance);
@@ -94,6 +91,17 @@ export function perInstanceGradientRows(
 }
 
 /**
+ * Each instance's loss of task `t` times its supervision weight `m_{t,i}` (the batch mask where
+ * there is one, times whether the instance has a valid label): `[B]`.
+ */
+function supervisedLosses(dataset: Dataset, t: string, output: Tensor, batch: Batch): Tensor {
+  const { loss, count } = instanceLosses(getTask(dataset, t), output, batch.labels[t]!);
+  const has = tf.cast(tf.greater(count, 0), 'float32');
+  const mask = batch.mask[t];
+  return tf.mul(loss, mask === undefined ? has : tf.mul(mask, has));
+}
+
+/**
  * Layers recording per-example weight gradients into `records` (kept tensors, by parameter name)
  * for the parameters in `wanted`, and zero weight gradients for every layer.
  */
@@ -105,14 +113,7 @@ function recordingLayers(wanted: ReadonlySet<string>, records: Map<string, Tenso
     conv(x, filter, bias, name, stride, relu, first) {
       const op = tf.customGrad((xIn, wIn, bIn, save) => {
         const [x4, w4] = [xIn as Tensor4D, wIn as Tensor4D];
-        const z = tf.fused.conv2d({
-          x: x4,
-          filter: w4,
-          strides: stride,
-          pad: 'same',
-          bias: bIn as Tensor,
-          activation: relu ? 'relu' : 'linear',
-        });
+        const z = STANDARD_LAYERS.conv(x4, w4, bIn as Tensor, name, stride, relu, first);
         (save as tf.GradSaveFunc)([x4, w4, z]);
         return {
           value: z,
@@ -278,15 +279,7 @@ export function sharedPassRows(
             heads[k + 1]!,
             recordingLayers(wanted[k]!, records[k]!),
           );
-          const { loss, count } = instanceLosses(
-            getTask(dataset, r.task),
-            o[r.task]!,
-            supervised.labels[r.task]!,
-          );
-          const has = tf.cast(tf.greater(count, 0), 'float32');
-          const mask = supervised.mask[r.task];
-          const m = mask === undefined ? has : tf.mul(mask, has);
-          total = tf.add(total, tf.sum(tf.mul(loss, m)));
+          total = tf.add(total, tf.sum(supervisedLosses(dataset, r.task, o[r.task]!, supervised)));
         });
         return total;
       };
@@ -327,14 +320,7 @@ function sharedBackboneLayers(
         const x4 = xIn as Tensor4D;
         const w4 = wIn as Tensor4D;
         const distinct = tf.slice(x4, [0, 0, 0, 0], [n, -1, -1, -1]);
-        const zn = tf.fused.conv2d({
-          x: distinct,
-          filter: w4,
-          strides: stride,
-          pad: 'same',
-          bias: bIn as Tensor,
-          activation: relu ? 'relu' : 'linear',
-        });
+        const zn = STANDARD_LAYERS.conv(distinct, w4, bIn as Tensor, name, stride, relu, first);
         const z = copies === 1 ? zn : tf.concat(Array.from({ length: copies }, () => zn));
         (save as tf.GradSaveFunc)([distinct, w4, z]);
         return {
