@@ -604,3 +604,234 @@ export function im2colRows(
     for (; k < bytes; k += 4) store<f32>(d + k, 1);
   }
 }
+
+/** ⌈a / b⌉ for b > 0. */
+@inline
+function ceilDiv(a: i32, b: i32): i32 {
+  return -floorDiv(-a, b);
+}
+
+/** Lane `l` of `v` in all four lanes. */
+@inline
+function lane0(v: v128): v128 {
+  return v128.shuffle<f32>(v, v, 0, 0, 0, 0);
+}
+@inline
+function lane1(v: v128): v128 {
+  return v128.shuffle<f32>(v, v, 1, 1, 1, 1);
+}
+@inline
+function lane2(v: v128): v128 {
+  return v128.shuffle<f32>(v, v, 2, 2, 2, 2);
+}
+@inline
+function lane3(v: v128): v128 {
+  return v128.shuffle<f32>(v, v, 3, 3, 3, 3);
+}
+
+/** `acc` to `at`, or `acc` added to what is there (a later chunk of rows). */
+@inline
+function storeSum(at: usize, acc: v128, first: bool): void {
+  v128.store(at, first ? acc : f32x4.add(v128.load(at), acc));
+}
+
+/**
+ * One tap's sums for 4 input channels × 8 output channels: out[q, k] (row stride `os` bytes)
+ * = Σ over `rows` × `cols` positions (row-major) of x[q] · dy[k], x read at `xp` (4 channels),
+ * dy at `dp` (8 channels); positions advance by `xc` / `dc` bytes along a row, `xr` / `dr` per row.
+ */
+function tap4x8(out: usize, os: usize, xp: usize, xr: usize, xc: usize, dp: usize, dr: usize, dc: usize, rows: i32, cols: i32, first: bool): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  for (let i = 0; i < rows; i++) {
+    let xq = xp + <usize>i * xr;
+    let dq = dp + <usize>i * dr;
+    for (let j = 0; j < cols; j++) {
+      const xv = v128.load(xq);
+      const d0 = v128.load(dq);
+      const d1 = v128.load(dq, 16);
+      let s = lane0(xv);
+      a00 = f32x4.add(a00, f32x4.mul(s, d0));
+      a01 = f32x4.add(a01, f32x4.mul(s, d1));
+      s = lane1(xv);
+      a10 = f32x4.add(a10, f32x4.mul(s, d0));
+      a11 = f32x4.add(a11, f32x4.mul(s, d1));
+      s = lane2(xv);
+      a20 = f32x4.add(a20, f32x4.mul(s, d0));
+      a21 = f32x4.add(a21, f32x4.mul(s, d1));
+      s = lane3(xv);
+      a30 = f32x4.add(a30, f32x4.mul(s, d0));
+      a31 = f32x4.add(a31, f32x4.mul(s, d1));
+      xq += xc;
+      dq += dc;
+    }
+  }
+  storeSum(out, a00, first);
+  storeSum(out + 16, a01, first);
+  storeSum(out + os, a10, first);
+  storeSum(out + os + 16, a11, first);
+  storeSum(out + 2 * os, a20, first);
+  storeSum(out + 2 * os + 16, a21, first);
+  storeSum(out + 3 * os, a30, first);
+  storeSum(out + 3 * os + 16, a31, first);
+}
+
+/** As {@link tap4x8} for one input channel × 8 output channels. */
+function tap1x8(out: usize, xp: usize, xr: usize, xc: usize, dp: usize, dr: usize, dc: usize, rows: i32, cols: i32, first: bool): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0);
+  for (let i = 0; i < rows; i++) {
+    let xq = xp + <usize>i * xr;
+    let dq = dp + <usize>i * dr;
+    for (let j = 0; j < cols; j++) {
+      const s = v128.load32_splat(xq);
+      a0 = f32x4.add(a0, f32x4.mul(s, v128.load(dq)));
+      a1 = f32x4.add(a1, f32x4.mul(s, v128.load(dq, 16)));
+      xq += xc;
+      dq += dc;
+    }
+  }
+  storeSum(out, a0, first);
+  storeSum(out + 16, a1, first);
+}
+
+/** As {@link tap4x8} for one input channel × 4 output channels. */
+function tap1x4(out: usize, xp: usize, xr: usize, xc: usize, dp: usize, dr: usize, dc: usize, rows: i32, cols: i32, first: bool): void {
+  let acc = f32x4.splat(0);
+  for (let i = 0; i < rows; i++) {
+    let xq = xp + <usize>i * xr;
+    let dq = dp + <usize>i * dr;
+    for (let j = 0; j < cols; j++) {
+      acc = f32x4.add(acc, f32x4.mul(v128.load32_splat(xq), v128.load(dq)));
+      xq += xc;
+      dq += dc;
+    }
+  }
+  storeSum(out, acc, first);
+}
+
+/** As {@link tap4x8} for one input channel × one output channel (scalar). */
+function tap1x1(out: usize, xp: usize, xr: usize, xc: usize, dp: usize, dr: usize, dc: usize, rows: i32, cols: i32, first: bool): void {
+  let acc: f32 = 0;
+  for (let i = 0; i < rows; i++) {
+    let xq = xp + <usize>i * xr;
+    let dq = dp + <usize>i * dr;
+    for (let j = 0; j < cols; j++) {
+      acc += load<f32>(xq) * load<f32>(dq);
+      xq += xc;
+      dq += dc;
+    }
+  }
+  store<f32>(out, first ? acc : load<f32>(out) + acc);
+}
+
+/**
+ * Per-example filter and bias gradients of a conv2d (dilation 1) + bias, computed directly (no
+ * im2col matrix), for the examples e in [from, to):
+ *
+ *     dw[e, kh, kw, ch, k] = Σ_{i, j} x[e, i·sh + kh − padT, j·sw + kw − padL, ch] · dy[e, i, j, k]
+ *     db[e, k]             = Σ_{i, j} dy[e, i, j, k]
+ *
+ * in exactly the arithmetic of the im2col product `[colsᵀ; 1ᵀ] · dy` that XNNPACK's f32 GEMM
+ * computes: output rows in chunks of `chunkRows`, each chunk's sum starting at +0 and running over
+ * (i, j) row-major with one f32 multiply and one f32 add per term, chunk sums added in order.
+ * Terms that read the zero padding are skipped: adding ±0 to a sum that starts at +0 changes no
+ * bit (for finite dy). x is NHWC `[n, h, w, c]`, dy `[n, oh, ow, o]`, dw `[n, kH, kW, c, o]`,
+ * db `[n, o]` (byte addresses). `p` holds 13 i32 words: h, w, c, oh, ow, o, kH, kW, sh, sw, padT,
+ * padL, chunkRows.
+ */
+export function filterGradDirect(dw: usize, db: usize, x: usize, dy: usize, p: usize, from: i32, to: i32): void {
+  const h = load<i32>(p), w = load<i32>(p, 4), c = load<i32>(p, 8);
+  const oh = load<i32>(p, 12), ow = load<i32>(p, 16), o = load<i32>(p, 20);
+  const kH = load<i32>(p, 24), kW = load<i32>(p, 28), sh = load<i32>(p, 32), sw = load<i32>(p, 36);
+  const padT = load<i32>(p, 40), padL = load<i32>(p, 44), chunk = load<i32>(p, 48);
+  const os = <usize>o << 2; // bytes per output row (and per dy position)
+  const xc = <usize>(sw * c) << 2;
+  const xr = <usize>(sh * w * c) << 2;
+  const dr = <usize>(ow * o) << 2;
+  const c4 = c & ~3;
+  const o8 = o & ~7;
+  const o4 = o & ~3;
+  for (let e = from; e < to; e++) {
+    const xe = x + ((<usize>e * <usize>(h * w * c)) << 2);
+    const dye = dy + ((<usize>e * <usize>(oh * ow * o)) << 2);
+    const dwe = dw + ((<usize>e * <usize>(kH * kW * c * o)) << 2);
+    const dbe = db + ((<usize>e * <usize>o) << 2);
+    for (let i0 = 0; i0 < oh; i0 += chunk) {
+      const i1 = min(oh, i0 + chunk);
+      const first = i0 == 0;
+      for (let kh = 0; kh < kH; kh++) {
+        const ilo = max(i0, ceilDiv(padT - kh, sh));
+        const ihi = min(i1, floorDiv(h - 1 - kh + padT, sh) + 1);
+        for (let kw = 0; kw < kW; kw++) {
+          const jlo = max(0, ceilDiv(padL - kw, sw));
+          const jhi = min(ow, floorDiv(w - 1 - kw + padL, sw) + 1);
+          const out = dwe + ((<usize>((kh * kW + kw) * c)) * os);
+          const rows = max(0, ihi - ilo);
+          const cols = max(0, jhi - jlo);
+          if (rows == 0 || cols == 0) {
+            if (first) zeroWords(out, c * o);
+            continue;
+          }
+          // x at (ilo, jlo), channel 0; dy at (ilo, jlo), channel 0.
+          const x0 = xe + ((<usize>(((ilo * sh + kh - padT) * w + jlo * sw + kw - padL) * c)) << 2);
+          const d0 = dye + ((<usize>((ilo * ow + jlo) * o)) << 2);
+          let ch = 0;
+          for (; ch < c4; ch += 4) {
+            const xq = x0 + (<usize>ch << 2);
+            const oq = out + <usize>ch * os;
+            let k = 0;
+            for (; k < o8; k += 8) {
+              tap4x8(oq + (<usize>k << 2), os, xq, xr, xc, d0 + (<usize>k << 2), dr, os, rows, cols, first);
+            }
+            for (let q = 0; q < 4; q++) {
+              const xqq = xq + (<usize>q << 2);
+              const oqq = oq + <usize>q * os;
+              for (let kk = k; kk < o4; kk += 4) {
+                tap1x4(oqq + (<usize>kk << 2), xqq, xr, xc, d0 + (<usize>kk << 2), dr, os, rows, cols, first);
+              }
+              for (let kk = o4; kk < o; kk++) {
+                tap1x1(oqq + (<usize>kk << 2), xqq, xr, xc, d0 + (<usize>kk << 2), dr, os, rows, cols, first);
+              }
+            }
+          }
+          for (; ch < c; ch++) {
+            const xq = x0 + (<usize>ch << 2);
+            const oq = out + <usize>ch * os;
+            let k = 0;
+            for (; k < o8; k += 8) {
+              tap1x8(oq + (<usize>k << 2), xq, xr, xc, d0 + (<usize>k << 2), dr, os, rows, cols, first);
+            }
+            for (; k < o4; k += 4) {
+              tap1x4(oq + (<usize>k << 2), xq, xr, xc, d0 + (<usize>k << 2), dr, os, rows, cols, first);
+            }
+            for (; k < o; k++) {
+              tap1x1(oq + (<usize>k << 2), xq, xr, xc, d0 + (<usize>k << 2), dr, os, rows, cols, first);
+            }
+          }
+        }
+      }
+      // The bias row: 1 · dy = dy exactly, every position of the chunk.
+      const positions = (i1 - i0) * ow;
+      const dchunk = dye + ((<usize>(i0 * ow * o)) << 2);
+      let k = 0;
+      for (; k < o4; k += 4) {
+        let acc = f32x4.splat(0);
+        let dq = dchunk + (<usize>k << 2);
+        for (let r = 0; r < positions; r++) {
+          acc = f32x4.add(acc, v128.load(dq));
+          dq += os;
+        }
+        storeSum(dbe + (<usize>k << 2), acc, first);
+      }
+      for (; k < o; k++) {
+        let acc: f32 = 0;
+        let dq = dchunk + (<usize>k << 2);
+        for (let r = 0; r < positions; r++) {
+          acc += load<f32>(dq);
+          dq += os;
+        }
+        store<f32>(dbe + (<usize>k << 2), first ? acc : load<f32>(dbe + (<usize>k << 2)) + acc);
+      }
+    }
+  }
+}

@@ -45,6 +45,7 @@ import {
   type WasmBackend,
 } from './wasm-backend.js';
 import {
+  filterGradDirectInto,
   im2colWords,
   mtuMatMul,
   wasmConvolutions,
@@ -67,16 +68,13 @@ function mergedRows(g: ConvGeometry): boolean {
  * `x` `[N, H, W, C]` rearranged by one wasm transpose of `x` viewed as `[N, H, Wq, sw·C]`, with
  * `Wq = ⌈W / sw⌉` (column `w` of the input is phase `w mod sw`, index `⌊w / sw⌋`; columns past `W`
  * are zero): to `[sw, C, H, Wq, N]` when `merged` (consecutive input rows of a channel and phase are
- * contiguous), else to `[H, sw, C, Wq, N]` (which transposes faster). With `batchOuter` the batch
- * goes first instead (`[N, sw, C, H, Wq]` / `[N, H, sw, C, Wq]`): example `n`'s block then has the
- * batch-1 layout, for per-example gradients.
+ * contiguous), else to `[H, sw, C, Wq, N]` (which transposes faster).
  */
 function phaseSplitTranspose(
   backend: WasmBackend,
   x: TensorInfo,
   sw: number,
   merged: boolean,
-  batchOuter = false,
 ): { readonly xT: TensorInfo; readonly wq: number } {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const wq = Math.ceil(w / sw);
@@ -104,13 +102,7 @@ function phaseSplitTranspose(
       'Transpose',
       { x: withShape(src, [n, h, wq, sw * c]) },
       {
-        perm: batchOuter
-          ? merged
-            ? [0, 3, 1, 2]
-            : [0, 1, 3, 2]
-          : merged
-            ? [3, 1, 2, 0]
-            : [1, 3, 2, 0],
+        perm: merged ? [3, 1, 2, 0] : [1, 3, 2, 0],
       },
     );
     return { xT, wq };
@@ -121,7 +113,7 @@ function phaseSplitTranspose(
 
 /**
  * Fills the transposed im2col matrix for output rows `[i0, i1)`: row `(kh, kw, c)`, column
- * `(i − i0, j, n)`, from `xT` (from element `srcOffset` on) as laid out by
+ * `(i − i0, j, n)`, from `xT` as laid out by
  * {@link phaseSplitTranspose}; with `onesRow`, one more row of ones (its product with `dy` is the
  * bias gradient). One call into MTU's wasm module (`im2colWords`): one SIMD copy per (tap, channel,
  * output row) of the valid columns, zeros around them (the per-row copies had cost ≈ 0.5 s of a
@@ -135,7 +127,6 @@ function fillColumns(
   i0: number,
   i1: number,
   onesRow: boolean,
-  srcOffset = 0,
 ): TensorInfo {
   const { batch: n, inHeight: h, inChannels: c, outWidth: ow, strideWidth: sw } = g;
   const rows = g.filterHeight * g.filterWidth * c + (onesRow ? 1 : 0);
@@ -147,7 +138,7 @@ function fillColumns(
   im2colWords(
     backend,
     f32Offset(backend, cols),
-    f32Offset(backend, xT) + srcOffset,
+    f32Offset(backend, xT),
     g,
     i0,
     i1,
@@ -299,9 +290,12 @@ export function conv2dBackpropFilterBiasNhwc(
 /**
  * Per-example filter and bias gradients of an NHWC `conv2d` (dilation 1) followed by a bias add:
  * `dW[n]` `[KH, KW, C, O]` and `db[n]` `[O]` of example `n` alone, returned as `[N, KH, KW, C, O]`
- * and `[N, O]`, owned by the caller. Each example runs the matrix product of
- * {@link conv2dBackpropFilterBiasNhwc} at batch 1 (one multithreaded XNNPACK product per example
- * and layer; the stock batched `BatchMatMul` would take a scalar loop), reusing its im2col.
+ * and `[N, O]`, owned by the caller. Computed directly in MTU's wasm module, the examples shared
+ * with its helper thread (`filterGradDirectInto`): no im2col matrix, no transposes, no packing.
+ * The sums run in the order of the matrix product of {@link conv2dBackpropFilterBiasNhwc} at batch
+ * 1 (im2col, then XNNPACK's f32 GEMM), which this kernel ran per example until 2026-12-08: the
+ * same bits, 4–8× faster (16 examples of a 3×3 layer, this repository's
+ * `bench/per-example.ts`).
  *
  * @example
  * ```ts
@@ -331,49 +325,10 @@ export function conv2dPerExampleFilterBiasNhwc(
     }
     return [dw, db];
   }
-  const one: ConvGeometry = { ...g, batch: 1 };
-  const merged = mergedRows(g);
-  const rows = kc + 1;
-  // One transpose for the whole batch, batch outermost: each example's block has the batch-1
-  // layout, so the im2col of example e is filled from its block directly.
-  const { xT, wq } = phaseSplitTranspose(backend, x, g.strideWidth, merged, true);
-  const block = h * wq * g.strideWidth * c;
-  const rowsPerChunk = Math.max(1, Math.floor(convWorkspaceLimit() / (rows * ow)));
-  try {
-    for (let e = 0; e < n; e++) {
-      for (let i0 = 0; i0 < oh; i0 += rowsPerChunk) {
-        const i1 = Math.min(oh, i0 + rowsPerChunk);
-        const cols = fillColumns(backend, xT, wq, one, i0, i1, true, e * block);
-        // A new tensor per product: the wasm BatchMatMul caches the packed right operand by
-        // tensor id (until it is disposed), so one reused buffer would keep the first example's dy.
-        const chunk = allocOutput(backend, [1, (i1 - i0) * ow, o]);
-        let heap = f32Heap(backend);
-        const from = f32Offset(backend, dy) + e * dySize + i0 * ow * o;
-        heap.copyWithin(f32Offset(backend, chunk), from, from + (i1 - i0) * ow * o);
-        const product = runWasmKernel(
-          backend,
-          'BatchMatMul',
-          { a: cols, b: chunk },
-          { transposeA: false, transposeB: false },
-        );
-        // The heap may have grown (moved) during the product: fresh views.
-        heap = f32Heap(backend);
-        const at = f32Offset(backend, product);
-        const wAt = f32Offset(backend, dw) + e * kc * o;
-        const bAt = f32Offset(backend, db) + e * o;
-        if (i0 === 0) {
-          heap.copyWithin(wAt, at, at + kc * o);
-          heap.copyWithin(bAt, at + kc * o, at + rows * o);
-        } else {
-          for (let k = 0; k < kc * o; k++) heap[wAt + k] = heap[wAt + k]! + heap[at + k]!;
-          for (let k = 0; k < o; k++) heap[bAt + k] = heap[bAt + k]! + heap[at + kc * o + k]!;
-        }
-        disposeInfos(backend, cols, chunk, product);
-      }
-    }
-  } finally {
-    disposeInfos(backend, xT);
-  }
+  // The chunks of output rows the im2col product would use (same workspace limit): the direct
+  // kernel sums in the same chunks, so its results are the product's bits.
+  const rowsPerChunk = Math.max(1, Math.floor(convWorkspaceLimit() / ((kc + 1) * ow)));
+  filterGradDirectInto(backend, dw, db, x, dy, g, rowsPerChunk);
   return [dw, db];
 }
 

@@ -120,6 +120,7 @@ export const HELPER_OPS: readonly string[] = [
   'gradTransformT',
   'forwardProducts',
   'gemmRows',
+  'filterGradDirect',
 ];
 
 const WORKER_SOURCE = `

@@ -44,6 +44,7 @@ import {
   asWasmBackend,
   byteOffset,
   disposeInfos,
+  i32View,
   requireInputs,
   sizeOf,
   type KernelArgs,
@@ -125,6 +126,8 @@ interface WinogradExports {
    * words)
    */
   readonly im2colRows: WasmFn;
+  /** `(dw, db, x, dy, params, from, to)`: per-example filter and bias gradients, examples [from, to) */
+  readonly filterGradDirect: WasmFn;
 }
 
 /** Output tile size m of F(m×m, 3×3), and its number of products (m + 2)². */
@@ -138,7 +141,8 @@ type SplitOp =
   | 'outputTransform'
   | 'gradTransformT'
   | 'forwardProducts'
-  | 'gemmRows';
+  | 'gemmRows'
+  | 'filterGradDirect';
 
 /**
  * Runs `op(...before, from, to, ...after)` over the items `[0, count)` (images of a batch, the 36
@@ -316,6 +320,61 @@ export function im2colWords(
     strides.phase,
     onesRow ? 1 : 0,
   );
+}
+
+/**
+ * Per-example filter and bias gradients of an NHWC conv2d (dilation 1) + bias, computed directly in
+ * MTU's wasm module (no im2col matrix, no packing), shared with the helper thread by example:
+ * `dw[e] = Σ_{i,j} x[e, i·sh + kh − pt, j·sw + kw − pl, c] · dy[e, i, j, o]` into the
+ * `[N, KH, KW, C, O]` tensor `dw`, `db[e] = Σ_{i,j} dy[e, i, j]` into the `[N, O]` tensor `db`.
+ *
+ * The arithmetic is that of the im2col product it replaces (XNNPACK's f32 GEMM sums each output
+ * from +0 over the im2col columns in order, one multiply and one add per term): output rows in
+ * chunks of `chunkRows` (the im2col path's workspace chunks), chunk sums added in order. So the
+ * results are the same bits for finite `dy` (padding terms, `0 · dy`, are skipped).
+ *
+ * @example
+ * ```ts
+ * filterGradDirectInto(backend, dw, db, x, dy, g, g.outHeight);
+ * ```
+ */
+export function filterGradDirectInto(
+  backend: WasmBackend,
+  dw: TensorInfo,
+  db: TensorInfo,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+  chunkRows: number,
+): void {
+  const instance = instanceFor(backend);
+  const params = allocOutput(backend, [13], 'int32');
+  try {
+    i32View(backend, params).set([
+      g.inHeight,
+      g.inWidth,
+      g.inChannels,
+      g.outHeight,
+      g.outWidth,
+      g.outChannels,
+      g.filterHeight,
+      g.filterWidth,
+      g.strideHeight,
+      g.strideWidth,
+      g.padTop,
+      g.padLeft,
+      Math.max(1, chunkRows),
+    ]);
+    parallel(instance, 'filterGradDirect', g.batch, [
+      byteOffset(backend, dw),
+      byteOffset(backend, db),
+      byteOffset(backend, x),
+      byteOffset(backend, dy),
+      byteOffset(backend, params),
+    ]);
+  } finally {
+    disposeInfos(backend, params);
+  }
 }
 
 /**
