@@ -611,24 +611,6 @@ function ceilDiv(a: i32, b: i32): i32 {
   return -floorDiv(-a, b);
 }
 
-/** Lane `l` of `v` in all four lanes. */
-@inline
-function lane0(v: v128): v128 {
-  return v128.shuffle<f32>(v, v, 0, 0, 0, 0);
-}
-@inline
-function lane1(v: v128): v128 {
-  return v128.shuffle<f32>(v, v, 1, 1, 1, 1);
-}
-@inline
-function lane2(v: v128): v128 {
-  return v128.shuffle<f32>(v, v, 2, 2, 2, 2);
-}
-@inline
-function lane3(v: v128): v128 {
-  return v128.shuffle<f32>(v, v, 3, 3, 3, 3);
-}
-
 /** `acc` to `at`, or `acc` added to what is there (a later chunk of rows). */
 @inline
 function storeSum(at: usize, acc: v128, first: bool): void {
@@ -637,8 +619,9 @@ function storeSum(at: usize, acc: v128, first: bool): void {
 
 /**
  * One tap's sums for 4 input channels × 8 output channels: out[q, k] (row stride `os` bytes)
- * = Σ over `rows` × `cols` positions (row-major) of x[q] · dy[k], x read at `xp` (4 channels),
- * dy at `dp` (8 channels); positions advance by `xc` / `dc` bytes along a row, `xr` / `dr` per row.
+ * = Σ over `rows` × `cols` positions (row-major) of x[q] · dy[k], x read at `xp` (4 consecutive
+ * channels, each loaded into all lanes), dy at `dp` (8 channels); positions advance by `xc` / `dc`
+ * bytes along a row, `xr` / `dr` per row.
  */
 function tap4x8(out: usize, os: usize, xp: usize, xr: usize, xc: usize, dp: usize, dr: usize, dc: usize, rows: i32, cols: i32, first: bool): void {
   let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
@@ -647,19 +630,18 @@ function tap4x8(out: usize, os: usize, xp: usize, xr: usize, xc: usize, dp: usiz
     let xq = xp + <usize>i * xr;
     let dq = dp + <usize>i * dr;
     for (let j = 0; j < cols; j++) {
-      const xv = v128.load(xq);
       const d0 = v128.load(dq);
       const d1 = v128.load(dq, 16);
-      let s = lane0(xv);
+      let s = v128.load32_splat(xq);
       a00 = f32x4.add(a00, f32x4.mul(s, d0));
       a01 = f32x4.add(a01, f32x4.mul(s, d1));
-      s = lane1(xv);
+      s = v128.load32_splat(xq, 4);
       a10 = f32x4.add(a10, f32x4.mul(s, d0));
       a11 = f32x4.add(a11, f32x4.mul(s, d1));
-      s = lane2(xv);
+      s = v128.load32_splat(xq, 8);
       a20 = f32x4.add(a20, f32x4.mul(s, d0));
       a21 = f32x4.add(a21, f32x4.mul(s, d1));
-      s = lane3(xv);
+      s = v128.load32_splat(xq, 12);
       a30 = f32x4.add(a30, f32x4.mul(s, d0));
       a31 = f32x4.add(a31, f32x4.mul(s, d1));
       xq += xc;
