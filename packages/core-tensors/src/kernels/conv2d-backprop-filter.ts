@@ -52,7 +52,6 @@ import {
   winogradApplies,
   winogradBiasGradient,
   winogradConv2dBackpropFilter,
-  winogradPerExampleFilterBias,
 } from './winograd.js';
 import { convWorkspaceLimit } from './workspace.js';
 
@@ -294,8 +293,10 @@ export function conv2dBackpropFilterBiasNhwc(
  * with its helper thread (`filterGradDirectInto`): no im2col matrix, no transposes, no packing.
  * The sums run in the order of the matrix product of {@link conv2dBackpropFilterBiasNhwc} at batch
  * 1 (im2col, then XNNPACK's f32 GEMM), which this kernel ran per example until 2026-12-08: the
- * same bits, 4–8× faster (16 examples of a 3×3 layer, this repository's
- * `bench/per-example.ts`).
+ * same bits, about 1.8× faster (`pnpm --filter @mtu/core-tensors bench:per-example`). In both
+ * wasm convolution modes: for 3×3 stride-1 layers it was also faster than the per-example Winograd
+ * path `'mtu'` mode used until then (0.6–0.7 ms against 1.2–2.3 ms for 8 examples of the `scenes`
+ * model's 16×16×32 → 32 and 8×8×64 → 64 layers).
  *
  * @example
  * ```ts
@@ -308,7 +309,6 @@ export function conv2dPerExampleFilterBiasNhwc(
   dy: TensorInfo,
   g: ConvGeometry,
 ): [TensorInfo, TensorInfo] {
-  if (winogradApplies(g)) return winogradPerExampleFilterBias(backend, x, dy, g);
   const { batch: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow } = g;
   const { outChannels: o, inChannels: c } = g;
   const kc = g.filterHeight * g.filterWidth * c;

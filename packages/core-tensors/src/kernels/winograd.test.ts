@@ -225,7 +225,7 @@ for (const threads of [1, 2]) {
       tf.dispose([x, w, b, dy]);
     });
 
-    it('per-example filter and bias gradients match each example’s own definition', () => {
+    it('per-example filter and bias gradients match each example’s own definition, with the same bits as in xnnpack mode (one direct kernel)', () => {
       for (const pad of PADDINGS) {
         const g = geometry(pad);
         const x = randn(X_SHAPE, 27) as tf.Tensor4D;
@@ -235,6 +235,15 @@ for (const threads of [1, 2]) {
         const xs = x.dataSync();
         const dys = dy.dataSync();
         const [dws, dbs] = [filter.dataSync(), bias.dataSync()];
+        setWasmConvolutions('xnnpack');
+        try {
+          const other = conv2dPerExampleGradients(x, dy, [3, 3, X_SHAPE[3], OUT], 1, pad);
+          expect(Array.from(other.filter.dataSync())).toEqual(Array.from(dws));
+          expect(Array.from(other.bias.dataSync())).toEqual(Array.from(dbs));
+          tf.dispose([other.filter, other.bias]);
+        } finally {
+          setWasmConvolutions('mtu');
+        }
         const xSize = X_SHAPE[1] * X_SHAPE[2] * X_SHAPE[3];
         const dySize = g.outHeight * g.outWidth * OUT;
         const wSize = 9 * X_SHAPE[3] * OUT;
