@@ -266,6 +266,11 @@ export function copyWords(
   instanceFor(backend).exports.copyBlocks(to * 4, toStride, from * 4, fromStride, n, count);
 }
 
+/** The window of `g` as MTU's wasm kernels take it: `kH, kW, sh, sw, padT, padL`. */
+function windowWords(g: ConvGeometry): number[] {
+  return [g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth, g.padTop, g.padLeft];
+}
+
 /** Where {@link im2colWords} reads the phase-split input: word strides of its rows, channels, phases. */
 export interface PhaseSplitStrides {
   readonly row: number;
@@ -307,12 +312,7 @@ export function im2colWords(
     g.inWidth,
     g.inChannels,
     g.outWidth,
-    g.filterHeight,
-    g.filterWidth,
-    g.strideHeight,
-    g.strideWidth,
-    g.padTop,
-    g.padLeft,
+    ...windowWords(g),
     i0,
     i1,
     strides.row,
@@ -357,12 +357,7 @@ export function filterGradDirectInto(
       g.outHeight,
       g.outWidth,
       g.outChannels,
-      g.filterHeight,
-      g.filterWidth,
-      g.strideHeight,
-      g.strideWidth,
-      g.padTop,
-      g.padLeft,
+      ...windowWords(g),
       Math.max(1, chunkRows),
     ]);
     parallel(instance, 'filterGradDirect', g.batch, [
