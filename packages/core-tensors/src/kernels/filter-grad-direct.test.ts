@@ -204,13 +204,16 @@ for (const threads of [1, 2] as const) {
     if (threads === 2) {
       it('splits the examples with the helper thread, with the same bits', async () => {
         const backend = asWasmBackend(tf.backend(), 'test');
-        const shape: [number, number, number, number] = [8, 6, 6, 4];
-        const filterShape: [number, number, number, number] = [3, 3, 4, 8];
+        // Examples large enough (≈ 0.1 ms each) that the helper, once woken, finds items left.
+        const shape: [number, number, number, number] = [8, 24, 24, 16];
+        const filterShape: [number, number, number, number] = [3, 3, 16, 32];
         const x = randn(shape, 47) as tf.Tensor4D;
-        const dy = randn([8, 6, 6, 8], 48) as tf.Tensor4D;
+        const dy = randn([8, 24, 24, 32], 48) as tf.Tensor4D;
         const run = (): Float32Array => {
           const { filter, bias } = conv2dPerExampleGradients(x, dy, filterShape, 1, 'same');
-          const out = new Float32Array([...filter.dataSync(), ...bias.dataSync()]);
+          const out = new Float32Array(filter.size + bias.size);
+          out.set(filter.dataSync());
+          out.set(bias.dataSync(), filter.size);
           tf.dispose([filter, bias]);
           return out;
         };
