@@ -37,7 +37,10 @@ export interface TaskProjector {
   /**
    * Π applied to every column: `Tensor2D [layout.size × M]` → new `Tensor2D [layout.size × M]`
    * (the constraint push-through `Ê = Π E` of method.md §2.7(b)). M = 0 allowed. Same
-   * conventions as {@link TaskProjector.apply}.
+   * conventions as {@link TaskProjector.apply}. The cost is mostly reading the bases (two
+   * products per block), so one call with many columns is much cheaper than several with few; on
+   * wasm each column's result has the same bits whatever columns it is projected with (and as
+   * `apply`), so callers may join blocks into one call.
    */
   applyColumns(E: Tensor2D): Tensor2D;
 }

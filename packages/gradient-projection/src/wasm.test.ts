@@ -98,4 +98,34 @@ describe('createTaskProjector on wasm', () => {
       expect(out.every(Number.isFinite)).toBe(true);
     });
   });
+
+  it('each column has the same bits whatever the columns beside it (what lets a caller project several blocks in one call)', () => {
+    withOwned((own) => {
+      const shared = sharedLayout();
+      const G = own.add(matrix(lowRankGradients(createRng(221), shared, 12), shared.size, 12));
+      const layout = taskLayout('a');
+      const P = createTaskProjector(
+        layout,
+        own.add(protectedSubspace([own.add(buildTaskSubspace('b', G, shared, { energy: 0.9 }))])),
+      );
+      const M = 25;
+      const E = own.add(randomMatrix(createRng(222), layout.size, M));
+      const all = read(own.add(P.applyColumns(E)));
+      const D = layout.size;
+      const same = (from: number, count: number, out: Float32Array): void => {
+        for (let j = 0; j < count; j++) {
+          const a = column(out, D, count, j);
+          const b = column(all, D, M, from + j);
+          expect(
+            a.every((x, i) => Object.is(x, b[i])),
+            `column ${from + j}`,
+          ).toBe(true);
+        }
+      };
+      const v = own.add(tf.tidy(() => tf.reshape<Rank.R1>(tf.slice(E, [0, 0], [D, 1]), [D])));
+      same(0, 1, read(own.add(P.apply(v))));
+      same(1, 8, read(own.add(P.applyColumns(own.add(tf.slice(E, [0, 1], [D, 8]))))));
+      same(9, 16, read(own.add(P.applyColumns(own.add(tf.slice(E, [0, 9], [D, 16]))))));
+    });
+  });
 });

@@ -382,6 +382,11 @@ export interface SharedPassOptions {
     readonly task: string;
     /** Parameter groups (default: every group). */
     readonly groups?: readonly string[];
+    /**
+     * Batch positions (0 ≤ i < B) whose gradients are wanted, in column order (default: the whole
+     * batch). Only these instances are tiled, so a short list costs that many gradients.
+     */
+    readonly positions?: ArrayLike<number>;
   }[];
   /** Which train labels the per-instance losses may use (default: label presence). */
   readonly supervision?: SupervisionMask;
@@ -395,7 +400,8 @@ export interface SharedPassGradients {
   readonly grads: NamedTensorMap;
   /**
    * Per `perInstance` entry, `[D_k, B]`: column `i` is instance `i`'s gradient of that task's loss
-   * over the entry's groups (as {@link perInstanceGradients} gives it).
+   * over the entry's groups (as {@link perInstanceGradients} gives it); with `positions`,
+   * `[D_k, positions.length]`, column `j` the instance at batch position `positions[j]`.
    */
   readonly columns: Tensor2D[];
 }
@@ -432,35 +438,77 @@ export function sharedPassGradients(
     taskList(model, [r.task]);
     return groupLayout(model, r.groups ?? model.layout.groupNames);
   });
-  const supervised = readBatch(
-    dataset,
-    batch.ids,
-    options.supervision === undefined ? {} : { supervision: options.supervision },
+  const positions = options.perInstance.map((r, k) =>
+    r.positions === undefined ? undefined : batchPositions(r.positions, batch.ids.length, k),
   );
+  const read = (ids: ArrayLike<number>): Batch =>
+    readBatch(
+      dataset,
+      ids,
+      options.supervision === undefined ? {} : { supervision: options.supervision },
+    );
+  const supervised: Batch[] = [];
   let result: ReturnType<typeof sharedPassRows>;
+  // Entries with an empty position list get `[D_k, 0]` without a copy of their own.
+  const live = positions.flatMap((p, k) => (p === undefined || p.length > 0 ? [k] : []));
   try {
+    const whole = live.some((k) => positions[k] === undefined) ? read(batch.ids) : undefined;
+    if (whole !== undefined) supervised.push(whole);
+    const requests = live.map((k) => {
+      const rows = positions[k];
+      let own = whole;
+      if (rows !== undefined) {
+        own = read(Array.from(rows, (i) => batch.ids[i]!));
+        supervised.push(own);
+      }
+      return {
+        task: options.perInstance[k]!.task,
+        names: layouts[k]!.names,
+        supervised: own!,
+        ...(rows === undefined ? {} : { rows }),
+      };
+    });
     result = sharedPassRows(
       model,
       dataset,
       batch,
-      supervised,
       { tasks, names, loss: options.objective.loss },
-      options.perInstance.map((r, k) => ({ task: r.task, names: layouts[k]!.names })),
+      requests,
     );
   } finally {
-    disposeBatch(supervised);
+    supervised.forEach(disposeBatch);
   }
   const grads: NamedTensorMap = {};
   let k = 0;
   for (const n of requested) {
     grads[n] = used.has(n) ? result.grads[k++]! : tf.zeros(model.variables[n]!.shape, 'float32');
   }
-  const columns = result.rows.map((rows) => {
+  const columns = layouts.map((layout, j) => {
+    const at = live.indexOf(j);
+    if (at < 0) return tf.zeros<tf.Rank.R2>([layout.size, 0]);
+    const rows = result.rows[at]!;
     const c = tf.transpose<Tensor2D>(rows);
     rows.dispose();
     return c;
   });
   return { value: result.value, grads, columns };
+}
+
+/** `positions` of `perInstance[k]` as an `Int32Array`, each an integer in [0, B). */
+function batchPositions(positions: ArrayLike<number>, B: number, k: number): Int32Array {
+  const out = new Int32Array(positions.length);
+  for (let j = 0; j < positions.length; j++) {
+    const i = positions[j]!;
+    if (!Number.isInteger(i) || i < 0 || i >= B) {
+      throw new ConfigError(
+        `perInstance[${k}].positions[${j}]`,
+        i,
+        `a batch position must be an integer in [0, ${B})`,
+      );
+    }
+    out[j] = i;
+  }
+  return out;
 }
 
 /** Flattens a gradient map over the given groups into one float32 vector (layout order). */

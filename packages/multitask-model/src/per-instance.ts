@@ -186,6 +186,13 @@ export interface SharedPassRequest {
   readonly task: string;
   /** Parameter names in the order of the row layout. */
   readonly names: readonly string[];
+  /**
+   * Positions in the batch (0 ≤ i < B, at least one) whose gradients the request wants, in the
+   * order of its rows; every instance when absent.
+   */
+  readonly rows?: Int32Array;
+  /** The request's instances with the labels and masks its per-instance losses use. */
+  readonly supervised: Batch;
 }
 
 /** What {@link sharedPassRows} returns; the caller owns `grads` and `rows`. */
@@ -193,7 +200,10 @@ export interface SharedPassResult {
   readonly value: number;
   /** The objective's gradients, in the order of `objective.names`. */
   readonly grads: Tensor[];
-  /** Per request, `[B, D_k]`: row `i` is instance `i`'s gradient of its own loss of that task. */
+  /**
+   * Per request, `[B_k, D_k]`: row `j` is the gradient of its own loss of that task of the instance
+   * at batch position `rows[j]` (`B_k = B` and position `j` without `rows`).
+   */
   readonly rows: Tensor2D[];
 }
 
@@ -211,20 +221,22 @@ export interface SharedPassResult {
  * gradients run), per example for the others. Each head runs on its own copy only (tfjs' layers
  * for copy 0, recording layers for the others).
  *
+ * A request with `rows` tiles only those instances: its copy costs what a batch of that many does.
+ *
  * @param batch - The objective's batch (labels as its loss needs them).
- * @param supervised - The same instances with the labels and masks the per-instance losses use.
  */
 export function sharedPassRows(
   model: MultiTaskModel,
   dataset: Dataset,
   batch: Batch,
-  supervised: Batch,
   objective: SharedPassObjective,
   requests: readonly SharedPassRequest[],
 ): SharedPassResult {
   const base: NamedTensorMap = model.variables;
   const n = batch.ids.length;
-  const copies = requests.length + 1;
+  // The batch positions of each copy (copy 0: the whole batch, for the objective).
+  const picks: (Int32Array | undefined)[] = [undefined, ...requests.map((r) => r.rows)];
+  const sizes = picks.map((p) => p?.length ?? n);
   const records = requests.map(() => new Map<string, Tensor>());
   const wanted = requests.map((r) => {
     const used = usedParams(model.spec, [r.task]);
@@ -247,7 +259,9 @@ export function sharedPassRows(
       const f = (...xs: Tensor[]): tf.Scalar => {
         const p: NamedTensorMap = { ...base };
         xsNames.forEach((name, i) => (p[name] = xs[i]!));
-        const tiled = tf.concat<Tensor4D>(Array.from({ length: copies }, () => batch.x));
+        const tiled = tf.concat<Tensor4D>(
+          picks.map((rows) => (rows === undefined ? batch.x : tf.gather(batch.x, rows))),
+        );
         const heads = [objective.tasks, ...requests.map((r) => [r.task])].map((t) =>
           selectHeads(model.spec, t),
         );
@@ -255,12 +269,13 @@ export function sharedPassRows(
           model.spec,
           p,
           tiled,
-          sharedBackboneLayers(n, copies, objectiveNames, wanted, records),
+          sharedBackboneLayers(n, picks, objectiveNames, wanted, records),
           heads.flat().some((h) => h.kind !== 'classification'),
         );
         // Copy k's rows of the features its heads read.
         const segment = (k: number): typeof features => {
-          const rowsOf = (t: Tensor4D): Tensor4D => tf.slice(t, [k * n, 0, 0, 0], [n, -1, -1, -1]);
+          const rowsOf = (t: Tensor4D): Tensor4D =>
+            tf.slice(t, [offsetOf(sizes, k), 0, 0, 0], [sizes[k]!, -1, -1, -1]);
           const dense = heads[k]!.some((h) => h.kind !== 'classification');
           const classify = heads[k]!.some((h) => h.kind === 'classification');
           return {
@@ -279,7 +294,10 @@ export function sharedPassRows(
             heads[k + 1]!,
             recordingLayers(wanted[k]!, records[k]!),
           );
-          total = tf.add(total, tf.sum(supervisedLosses(dataset, r.task, o[r.task]!, supervised)));
+          total = tf.add(
+            total,
+            tf.sum(supervisedLosses(dataset, r.task, o[r.task]!, r.supervised)),
+          );
         });
         return total;
       };
@@ -288,9 +306,11 @@ export function sharedPassRows(
         const parts = r.names.map((name) => {
           const size = model.layout.byName.get(name)?.size ?? 0;
           const rec = records[k]!.get(name);
-          return rec === undefined ? tf.zeros([n, size]) : tf.reshape(rec, [n, size]);
+          const m = sizes[k + 1]!;
+          return rec === undefined ? tf.zeros([m, size]) : tf.reshape(rec, [m, size]);
         });
-        return (parts.length === 0 ? tf.zeros([n, 0]) : tf.concat(parts, 1)) as Tensor2D;
+        const m = sizes[k + 1]!;
+        return (parts.length === 0 ? tf.zeros([m, 0]) : tf.concat(parts, 1)) as Tensor2D;
       });
       return { grads: all.slice(0, objective.names.length), rows };
     });
@@ -301,15 +321,24 @@ export function sharedPassRows(
   }
 }
 
+/** The first row of copy `k` in a tiled batch whose copies have `sizes` rows. */
+function offsetOf(sizes: readonly number[], k: number): number {
+  let offset = 0;
+  for (let j = 0; j < k; j++) offset += sizes[j]!;
+  return offset;
+}
+
 /**
- * The backbone's conv layers of {@link sharedPassRows}: input `[copies·n, …]` made of equal copies;
- * the layer computes its `n` distinct rows and repeats them. Backward: the input gradient of all
- * rows; the weight gradients of copy 0 batched (returned to tfjs, for the objective's parameters),
- * and of copy k ≥ 1 per example (recorded into `records[k − 1]` for the parameters it wants).
+ * The backbone's conv layers of {@link sharedPassRows}: input made of copies of the batch, copy k
+ * holding the batch positions `picks[k]` (all `n` when undefined; copy 0 always all); the layer
+ * computes its `n` distinct rows (copy 0) and gathers the others from them. Backward: the input
+ * gradient of all rows; the weight gradients of copy 0 batched (returned to tfjs, for the
+ * objective's parameters), and of copy k ≥ 1 per example (recorded into `records[k − 1]` for the
+ * parameters it wants).
  */
 function sharedBackboneLayers(
   n: number,
-  copies: number,
+  picks: readonly (Int32Array | undefined)[],
   objectiveNames: ReadonlySet<string>,
   wanted: readonly ReadonlySet<string>[],
   records: readonly Map<string, Tensor>[],
@@ -321,15 +350,19 @@ function sharedBackboneLayers(
         const w4 = wIn as Tensor4D;
         const distinct = tf.slice(x4, [0, 0, 0, 0], [n, -1, -1, -1]);
         const zn = STANDARD_LAYERS.conv(distinct, w4, bIn as Tensor, name, stride, relu, first);
-        const z = copies === 1 ? zn : tf.concat(Array.from({ length: copies }, () => zn));
+        const z =
+          picks.length === 1
+            ? zn
+            : tf.concat(picks.map((rows) => (rows === undefined ? zn : tf.gather(zn, rows))));
         (save as tf.GradSaveFunc)([distinct, w4, z]);
         return {
           value: z,
           gradFunc: (dy: Tensor4D, saved: Tensor[]) => {
             const [xs, ws, ys] = saved as [Tensor4D, Tensor4D, Tensor4D];
             const dz = relu ? tf.mul<Tensor4D>(dy, tf.step(ys)) : dy;
-            const rowsOf = (k: number, count = 1): Tensor4D =>
-              tf.slice(dz, [k * n, 0, 0, 0], [count * n, -1, -1, -1]);
+            const sizes = picks.map((rows) => rows?.length ?? n);
+            const rowsOf = (k: number): Tensor4D =>
+              tf.slice(dz, [offsetOf(sizes, k), 0, 0, 0], [sizes[k]!, -1, -1, -1]);
             let dw: Tensor = tf.zerosLike(ws);
             let db: Tensor = tf.zerosLike(bIn as Tensor);
             if (objectiveNames.has(`${name}/w`) || objectiveNames.has(`${name}/b`)) {
@@ -349,7 +382,9 @@ function sharedBackboneLayers(
               .map((_, k) => k)
               .filter((k) => wanted[k]!.has(`${name}/w`) || wanted[k]!.has(`${name}/b`));
             for (const k of recorded) {
-              const g = conv2dPerExampleGradients(xs, rowsOf(k + 1), ws.shape, stride, 'same');
+              const rows = picks[k + 1];
+              const xk = rows === undefined ? xs : tf.gather(xs, rows);
+              const g = conv2dPerExampleGradients(xk, rowsOf(k + 1), ws.shape, stride, 'same');
               if (wanted[k]!.has(`${name}/w`)) records[k]!.set(`${name}/w`, tf.keep(g.filter));
               if (wanted[k]!.has(`${name}/b`)) records[k]!.set(`${name}/b`, tf.keep(g.bias));
             }

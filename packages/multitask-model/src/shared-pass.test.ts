@@ -163,6 +163,65 @@ describe('sharedPassGradients: one backbone forward pass, the same bits as the s
     }
   });
 
+  it('positions: only the listed instances are tiled, each column the same bits as its own per-instance gradient', () => {
+    const { ds, model } = tiny(['segmentation', 'depth', 'normals']);
+    const supervision = requestViews(ds, { instances: [2], tasks: ['segmentation'] }).supervision;
+    const batch = readBatch(ds, [0, 2, 3, 5, 8]);
+    try {
+      const loss = (out: Record<string, Tensor>): Scalar =>
+        cappedLoss(ds, 'segmentation', out.segmentation!, batch.labels.segmentation!);
+      const groups = ['shared', 'segmentation'];
+      const r = sharedPassGradients(model, ds, batch, {
+        objective: { tasks: ['segmentation'], groups, loss },
+        perInstance: [
+          { task: 'depth', groups: ['shared'], positions: [3, 1] },
+          { task: 'normals', groups: ['shared'], positions: [] },
+          { task: 'segmentation', groups: ['shared', 'segmentation'] },
+        ],
+        supervision,
+      });
+      const v = valueAndGradients(
+        model,
+        (p: NamedTensorMap) => loss(forward(model.spec, p, batch.x, ['segmentation'])),
+        { tasks: ['segmentation'], groups },
+      );
+      const own = (ids: number[], task: string, g: string[]): Float32Array => {
+        const G = perInstanceGradients(model, ds, ids, { tasks: [task], groups: g, supervision });
+        const out = values(G);
+        G.dispose();
+        return out;
+      };
+      try {
+        expect(r.value).toBe(v.value);
+        for (const [name, g] of Object.entries(v.grads)) {
+          expect(values(r.grads[name]!), name).toEqual(values(g));
+        }
+        expect(r.columns.map((c) => c.shape[1])).toEqual([2, 0, 5]);
+        expect(r.columns[1]!.shape[0]).toBe(model.layout.groups.get('shared')!.size);
+        // Batch positions 3 and 1 are instances 5 and 2, in that order.
+        expect(values(r.columns[0]!)).toEqual(own([5, 2], 'depth', ['shared']));
+        expect(values(r.columns[2]!)).toEqual(
+          own([0, 2, 3, 5, 8], 'segmentation', ['shared', 'segmentation']),
+        );
+        // Negative control: the positions are honoured (the first two instances differ).
+        expect(maxGap(values(r.columns[0]!), own([0, 2], 'depth', ['shared']))).toBeGreaterThan(
+          1e-4,
+        );
+      } finally {
+        tf.dispose([...Object.values(r.grads), ...r.columns, ...Object.values(v.grads)]);
+      }
+      expect(() =>
+        sharedPassGradients(model, ds, batch, {
+          objective: { tasks: ['segmentation'], loss },
+          perInstance: [{ task: 'depth', positions: [0, 5] }],
+        }),
+      ).toThrow(/perInstance\[0\]\.positions\[1\]/);
+    } finally {
+      disposeBatch(batch);
+      model.dispose();
+    }
+  });
+
   it('keeps the tensor count flat across calls and names an unknown task', () => {
     const { ds, model } = tiny(['segmentation', 'depth'], 1);
     const batch = readBatch(ds, [0, 1]);

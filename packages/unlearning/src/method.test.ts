@@ -324,6 +324,30 @@ describe('constraintRefresh / protectionRefresh: reusing constraint gradients', 
     ];
     expect(b4.some((x, i) => x !== a4[i])).toBe(true);
   });
+
+  it('protection cached but never reused (one epoch: each forget instance once) gives the bits of protectionRefresh 1', async () => {
+    // The cached path computes the batch's non-target gradients in the forget pass for the listed
+    // batch positions, stores them and their projections per instance, and assembles the block
+    // from the cache: the same columns as the uncached path, so the same weights.
+    const weights = async (config: Record<string, unknown>) => {
+      const r = await run({ epochs: 1, ...config });
+      const w = r.model.flatWeights();
+      const v = Float32Array.from(w.dataSync());
+      w.dispose();
+      r.model.dispose();
+      return { v, evaluations: r.gradientEvaluations, steps: r.steps };
+    };
+    const fresh = await weights({ protectionRefresh: 1 });
+    const cached = await weights({ protectionRefresh: 5 });
+    expect(fresh.steps).toBe(2);
+    expect(cached.evaluations).toBe(fresh.evaluations);
+    expect(cached.v.every((x, i) => Object.is(x, fresh.v[i]))).toBe(true);
+    // Over two epochs the cache is reused: fewer gradients, other weights.
+    const twice = await weights({ epochs: 2, protectionRefresh: 5 });
+    const twiceFresh = await weights({ epochs: 2, protectionRefresh: 1 });
+    expect(twice.evaluations).toBeLessThan(twiceFresh.evaluations);
+    expect(twice.v.some((x, i) => x !== twiceFresh.v[i])).toBe(true);
+  });
 });
 
 describe('T7 and P3 through the loop', () => {

@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { ConfigError, flatten, tf, unflatten } from '@mtu/core-tensors';
+import { flatten, tf, unflatten } from '@mtu/core-tensors';
 import type {
   NamedTensorMap,
   ParamLayout,
@@ -45,7 +45,6 @@ import {
 } from '@mtu/gradient-projection';
 import type { ProtectedSubspace, TaskProjector, TaskSubspace } from '@mtu/gradient-projection';
 import {
-  forEachInstanceGradient,
   forward,
   groupLayout,
   instanceLosses,
@@ -199,6 +198,11 @@ export interface InterferenceAwareState {
     readonly retain: Map<string, { step: number; matrix: Tensor2D }>;
     /** Per `"<task>:<instance id>"`: a forget instance's non-target gradient over θ_s. */
     readonly dynamic: Map<string, { step: number; column: Tensor1D }>;
+    /**
+     * Per `"<target>|<task>:<instance id>"`: that gradient padded to θ_s ∪ θ_target and pushed
+     * through the target's projector; `step` is the step of the gradient it was made from.
+     */
+    readonly projected: Map<string, { step: number; column: Tensor1D }>;
   };
 }
 
@@ -268,7 +272,7 @@ function makeMethod(
         perTask: new Map(),
         subspaceIds: new Map(),
         counter: { step: 0 },
-        cache: { retain: new Map(), dynamic: new Map() },
+        cache: { retain: new Map(), dynamic: new Map(), projected: new Map() },
       };
       try {
         const needed = new Set<string>();
@@ -347,6 +351,8 @@ function disposeState(state: InterferenceAwareState): void {
   for (const p of state.protectedSets) p.dispose();
   for (const { matrix } of state.cache.retain.values()) matrix.dispose();
   for (const { column } of state.cache.dynamic.values()) column.dispose();
+  for (const { column } of state.cache.projected.values()) column.dispose();
+  state.cache.projected.clear();
   state.cache.retain.clear();
   state.cache.dynamic.clear();
 }
@@ -402,7 +408,7 @@ function forgetPass(
   t: string,
   cap: number,
   valid: { count: number },
-  protect: readonly string[],
+  protect: readonly { readonly task: string; readonly positions?: Int32Array }[],
 ): { value: number; grads: NamedTensorMap; nonTarget: Map<string, Tensor2D> } {
   const { model, dataset, views } = ctx;
   if (protect.length === 0) {
@@ -419,20 +425,23 @@ function forgetPass(
       groups: ['shared', t],
       loss: (out) => cappedForgetLoss(dataset, t, out[t]!, batch.labels[t]!, cap, valid),
     },
-    perInstance: protect.map((tn) => ({ task: tn, groups: ['shared'] })),
+    perInstance: protect.map((p) => ({ ...p, groups: ['shared'] })),
     supervision: views.supervision,
   });
   return {
     value: r.value,
     grads: r.grads,
-    nonTarget: new Map(protect.map((tn, k) => [tn, r.columns[k]!])),
+    nonTarget: new Map(protect.map((p, k) => [p.task, r.columns[k]!])),
   };
 }
 
-/** Zero rows for the head block: embeds shared-only columns into the θ_s ∪ θ_t layout. */
-function padToLayout(E: Tensor2D, rows: number): Tensor2D {
-  if (E.shape[0] === rows) return E.clone();
-  return tf.tidy(() => tf.concat([E, tf.zeros([rows - E.shape[0], E.shape[1]])], 0));
+/**
+ * Zero rows for the head block: embeds shared-only columns into the θ_s ∪ θ_t layout (`E` itself
+ * when it has `rows` rows; call inside a tidy).
+ */
+function padded(E: Tensor2D, rows: number): Tensor2D {
+  if (E.shape[0] === rows) return E;
+  return tf.concat([E, tf.zeros([rows - E.shape[0], E.shape[1]])], 0);
 }
 
 function interferenceAwareStep(
@@ -462,14 +471,15 @@ function interferenceAwareStep(
       }
       const valid = { count: 0 };
       const cap = config.lossCap * (ctx.testLoss[t] ?? Infinity);
-      // The non-target gradients of this batch that the step needs fresh: computed in the forget
+      // The non-target gradients of this batch that the step needs fresh (all of them, or with
+      // `protectionRefresh` ≠ 1 those missing from the cache or stale): computed in the forget
       // gradient's pass.
       const protect =
-        components.orthogonalize &&
-        views.setting === 'partial-task' &&
-        config.dynamicProtection &&
-        config.protectionRefresh === 1
-          ? views.nonTargetTasks.filter((tn) => model.tasks.includes(tn))
+        components.orthogonalize && views.setting === 'partial-task' && config.dynamicProtection
+          ? views.nonTargetTasks
+              .filter((tn) => model.tasks.includes(tn))
+              .map((tn) => protectionRequest(state, config.protectionRefresh, tn, forgetIds))
+              .filter((p) => p.positions === undefined || p.positions.length > 0)
           : [];
       const fg = forgetPass(ctx, batches.forget, t, cap, valid, protect);
       evaluations += forgetIds.length;
@@ -478,34 +488,41 @@ function interferenceAwareStep(
         tf.dispose([...fg.nonTarget.values()]);
         continue;
       }
+      for (const p of protect) {
+        evaluations += p.positions?.length ?? forgetIds.length;
+        if (p.positions !== undefined) {
+          cacheColumns(state, p.task, forgetIds, p.positions, fg.nonTarget.get(p.task)!);
+          fg.nonTarget.get(p.task)!.dispose();
+          fg.nonTarget.delete(p.task);
+        }
+      }
       forgetLoss += fg.value;
       const g = flatten(layout, fg.grads);
       tf.dispose(fg.grads);
       let u: Tensor1D;
       try {
-        const v = projector !== undefined ? projector.apply(g) : g.clone();
         if (
           components.orthogonalize &&
           (config.constraints > 0 || views.nonTargetTasks.length > 0)
         ) {
-          const project = (E: Tensor2D): Tensor2D =>
-            projector !== undefined ? projector.applyColumns(E) : E.clone();
-          let E: { matrix: Tensor2D; evaluations: number } | undefined;
+          const project = (X: Tensor2D): Tensor2D =>
+            projector !== undefined ? projector.applyColumns(X) : X.clone();
+          const c = constraintsFor(ctx, state, t, g, forgetIds, layout.size, fg.nonTarget);
+          evaluations += c.evaluations;
+          const { v, E } = projectTogether(g, c.blocks, project);
           try {
-            E = constraintsFor(ctx, state, t, g, forgetIds, layout.size, fg.nonTarget, project);
-            evaluations += E.evaluations;
-            const r = orthogonalizeWithInfo(v, E.matrix, {
+            const r = orthogonalizeWithInfo(v, E, {
               mode: config.orthogonalization,
               rng: ctx.rng.fork('conflict-order').fork(state.counter.step).fork(t),
             });
             u = r.u;
             info[`${t}.rank`] = r.rank;
           } finally {
-            E?.matrix.dispose();
+            E.dispose();
             v.dispose();
           }
         } else {
-          u = v;
+          u = projector !== undefined ? projector.apply(g) : g.clone();
         }
         const un = tf.tidy(() => tf.norm(u).dataSync()[0]!);
         const gn = tf.tidy(() => tf.norm(g).dataSync()[0]!);
@@ -547,12 +564,22 @@ function interferenceAwareStep(
 }
 
 /**
- * The constraint matrix Π_t E_t [D_t × M'] of one step, pushed through the step's projector
- * `project` (column by column, so blocks can be projected apart): M per-instance retain gradients
- * of task t over θ_s ∪ θ_t (from D_r, never D_f), then — in partial-task with dynamic protection —
- * the forget batch's per-instance non-target gradients over θ_s, zero on head t. With
- * `constraintRefresh` / `protectionRefresh` ≠ 1 the gradients come from `state.cache` while they
- * are fresh enough (the retain block cached already projected: the projector is fixed).
+ * A block of a step's constraint columns `[D_t, m]`: already pushed through the projector, or raw,
+ * with what makes the block from its projection (`finish`, which may keep a copy; the caller
+ * disposes the projection and the block).
+ */
+type ConstraintBlock =
+  | { readonly ready: Tensor2D }
+  | { readonly raw: Tensor2D; readonly finish: (projected: Tensor2D) => Tensor2D };
+
+/**
+ * The blocks of the constraint matrix Π_t E_t [D_t × M'] of one step, in column order: M
+ * per-instance retain gradients of task t over θ_s ∪ θ_t (from D_r, never D_f), then — in
+ * partial-task with dynamic protection — the forget batch's per-instance non-target gradients over
+ * θ_s, zero on head t. The step pushes every raw block through the projector in one call with the
+ * forget gradient (column by column the same bits as apart). With `constraintRefresh` /
+ * `protectionRefresh` ≠ 1 the gradients come from `state.cache` while they are fresh enough, cached
+ * already projected (the projector is fixed).
  */
 function constraintsFor(
   ctx: UnlearnContext<InterferenceAwareConfig>,
@@ -562,18 +589,17 @@ function constraintsFor(
   forgetIds: Int32Array,
   rows: number,
   computed: ReadonlyMap<string, Tensor2D>,
-  project: (E: Tensor2D) => Tensor2D,
-): { matrix: Tensor2D; evaluations: number } {
+): { blocks: ConstraintBlock[]; evaluations: number } {
   const { model, dataset, views, config } = ctx;
   const step = state.counter.step;
   const refresh = config.constraintRefresh;
-  const columns: Tensor2D[] = [];
+  const blocks: ConstraintBlock[] = [];
   let evaluations = 0;
   try {
     if (config.constraints > 0) {
       const cached = state.cache.retain.get(t);
       if (cached !== undefined && !stale(cached.step, step, refresh)) {
-        columns.push(cached.matrix.clone());
+        blocks.push({ ready: cached.matrix.clone() });
       } else {
         const rng = ctx.rng.fork('constraints').fork(step).fork(t);
         const pool =
@@ -597,88 +623,175 @@ function constraintsFor(
           }).columns;
           C.dispose();
         }
-        const projected = project(picked);
-        picked.dispose();
-        columns.push(projected);
-        if (refresh !== 1) {
-          cached?.matrix.dispose();
-          state.cache.retain.set(t, { step, matrix: projected.clone() });
-        }
+        blocks.push({
+          raw: picked,
+          finish: (projected) => {
+            if (refresh !== 1) {
+              state.cache.retain.get(t)?.matrix.dispose();
+              state.cache.retain.set(t, { step, matrix: projected.clone() });
+            }
+            return projected.clone();
+          },
+        });
       }
     }
-    if (views.setting === 'partial-task' && config.dynamicProtection) {
-      const blocks: Tensor2D[] = [];
-      try {
-        for (const tn of views.nonTargetTasks) {
-          if (!model.tasks.includes(tn)) continue;
-          const fresh = computed.get(tn);
-          const N =
-            fresh !== undefined
-              ? { matrix: fresh, evaluations: forgetIds.length }
-              : nonTargetColumns(ctx, state, tn, forgetIds);
-          evaluations += N.evaluations;
-          blocks.push(padToLayout(N.matrix, rows));
-          if (fresh === undefined) N.matrix.dispose();
-        }
-        if (blocks.length > 0) {
-          const joined = blocks.length === 1 ? blocks[0]!.clone() : tf.concat<Tensor2D>(blocks, 1);
-          columns.push(project(joined));
-          joined.dispose();
-        }
-      } finally {
-        tf.dispose(blocks);
+    const protectedTasks = views.nonTargetTasks.filter((tn) => model.tasks.includes(tn));
+    if (views.setting === 'partial-task' && config.dynamicProtection && protectedTasks.length > 0) {
+      blocks.push(
+        config.protectionRefresh === 1
+          ? {
+              raw: tf.tidy(() =>
+                tf.concat<Tensor2D>(
+                  protectedTasks.map((tn) => padded(computed.get(tn)!, rows)),
+                  1,
+                ),
+              ),
+              finish: (projected) => projected.clone(),
+            }
+          : protectionBlock(state, t, protectedTasks, forgetIds, rows),
+      );
+    }
+    return { blocks, evaluations };
+  } catch (error) {
+    disposeBlocks(blocks);
+    throw error;
+  }
+}
+
+function disposeBlocks(blocks: readonly ConstraintBlock[]): void {
+  for (const b of blocks) ('ready' in b ? b.ready : b.raw).dispose();
+}
+
+/**
+ * Π_t of the forget gradient `g` `[D_t]` and the step's constraint blocks, in one projector call:
+ * `v = Π_t g` and the constraint matrix `[D_t, M']` (the blocks in order). Disposes the blocks.
+ */
+function projectTogether(
+  g: Tensor1D,
+  blocks: readonly ConstraintBlock[],
+  project: (X: Tensor2D) => Tensor2D,
+): { v: Tensor1D; E: Tensor2D } {
+  const D = g.shape[0];
+  const made: Tensor2D[] = [];
+  let PX: Tensor2D | undefined;
+  try {
+    const raws = blocks.filter((b): b is Extract<ConstraintBlock, { raw: Tensor2D }> => 'raw' in b);
+    const X = tf.tidy(() =>
+      raws.length === 0
+        ? tf.reshape<tf.Rank.R2>(g, [D, 1])
+        : tf.concat<Tensor2D>([tf.reshape<tf.Rank.R2>(g, [D, 1]), ...raws.map((b) => b.raw)], 1),
+    );
+    PX = project(X);
+    X.dispose();
+    let at = 1;
+    for (const b of blocks) {
+      if ('ready' in b) {
+        made.push(b.ready.clone());
+        continue;
       }
+      const m = b.raw.shape[1];
+      const part = tf.slice(PX, [0, at], [D, m]);
+      at += m;
+      made.push(b.finish(part));
+      part.dispose();
     }
-    const matrix =
-      columns.length === 0
-        ? tf.zeros<tf.Rank.R2>([rows, 0])
-        : columns.length === 1
-          ? columns[0]!.clone()
-          : tf.concat<tf.Tensor2D>(columns, 1);
-    if (matrix.shape[0] !== rows) {
-      matrix.dispose();
-      throw new ConfigError('constraints', matrix.shape, `expected ${rows} rows`);
-    }
-    return { matrix, evaluations };
+    const P = PX;
+    const v = tf.tidy(() => tf.reshape<tf.Rank.R1>(tf.slice(P, [0, 0], [D, 1]), [D]));
+    const E =
+      made.length === 0
+        ? tf.zeros<tf.Rank.R2>([D, 0])
+        : made.length === 1
+          ? made[0]!.clone()
+          : tf.concat<Tensor2D>(made, 1);
+    return { v, E };
   } finally {
-    tf.dispose(columns);
+    PX?.dispose();
+    tf.dispose(made);
+    disposeBlocks(blocks);
   }
 }
 
 /**
- * The forget batch's per-instance gradients of non-target task `tn` over θ_s, as `[D_s, b]`
- * columns: computed every step (`protectionRefresh` 1), or taken from `state.cache` per instance
- * while fresh (only the missing or stale instances are recomputed).
+ * The non-target gradients of task `tn` the step must compute for the forget batch `forgetIds`:
+ * every instance with `protectionRefresh` 1 (no `positions`), else the batch positions whose cached
+ * column is missing or stale (possibly none).
  */
-function nonTargetColumns(
-  ctx: UnlearnContext<InterferenceAwareConfig>,
+function protectionRequest(
+  state: InterferenceAwareState,
+  refresh: number,
+  tn: string,
+  forgetIds: Int32Array,
+): { task: string; positions?: Int32Array } {
+  if (refresh === 1) return { task: tn };
+  const step = state.counter.step;
+  const positions: number[] = [];
+  forgetIds.forEach((id, i) => {
+    const entry = state.cache.dynamic.get(`${tn}:${id}`);
+    if (entry === undefined || stale(entry.step, step, refresh)) positions.push(i);
+  });
+  return { task: tn, positions: Int32Array.from(positions) };
+}
+
+/** The columns of `X` `[D, m]` as `m` tensors `[D]` (split in wasm; tfjs' `unstack` copies in JS). */
+function columnsOf(X: Tensor2D): Tensor1D[] {
+  return tf.tidy(() =>
+    tf.split(tf.transpose(X), X.shape[1], 0).map((row) => tf.reshape<tf.Rank.R1>(row, [-1])),
+  );
+}
+
+/** Stores the columns of `N` (`[D_s, positions.length]`) as the batch instances' fresh gradients. */
+function cacheColumns(
   state: InterferenceAwareState,
   tn: string,
   forgetIds: Int32Array,
-): { matrix: Tensor2D; evaluations: number } {
-  const { model, dataset, views, config } = ctx;
-  const options = { tasks: [tn], groups: ['shared'], supervision: views.supervision };
-  const refresh = config.protectionRefresh;
+  positions: Int32Array,
+  N: Tensor2D,
+): void {
   const step = state.counter.step;
-  if (refresh === 1) {
-    return {
-      matrix: perInstanceGradients(model, dataset, forgetIds, options),
-      evaluations: forgetIds.length,
-    };
-  }
-  const key = (id: number): string => `${tn}:${id}`;
-  const missing = Array.from(forgetIds).filter((id) => {
-    const entry = state.cache.dynamic.get(key(id));
-    return entry === undefined || stale(entry.step, step, refresh);
+  const columns = columnsOf(N);
+  positions.forEach((i, j) => {
+    const key = `${tn}:${forgetIds[i]!}`;
+    state.cache.dynamic.get(key)?.column.dispose();
+    state.cache.dynamic.set(key, { step, column: columns[j]! });
   });
-  forEachInstanceGradient(model, dataset, missing, options, (id, gradient) => {
-    state.cache.dynamic.get(key(id))?.column.dispose();
-    state.cache.dynamic.set(key(id), { step, column: gradient.clone() });
-  });
-  const matrix = tf.tidy(() =>
-    tf.transpose(tf.stack(Array.from(forgetIds, (id) => state.cache.dynamic.get(key(id))!.column))),
-  ) as Tensor2D;
-  return { matrix, evaluations: missing.length };
+}
+
+/**
+ * The forget batch's non-target gradients (`protectionRefresh` ≠ 1, from the cache the step's
+ * forget pass has refreshed) padded to θ_s ∪ θ_t, as the block `[D_t, |tasks|·b]` of the
+ * constraints (task by task, instances in batch order), pushed through target t's projector. Only
+ * the gradients new since their last projection are projected (raw, finished from the projection);
+ * the others come projected from the cache.
+ */
+function protectionBlock(
+  state: InterferenceAwareState,
+  t: string,
+  tasks: readonly string[],
+  forgetIds: Int32Array,
+  rows: number,
+): ConstraintBlock {
+  const { dynamic, projected } = state.cache;
+  const keys = tasks.flatMap((tn) => Array.from(forgetIds, (id) => `${tn}:${id}`));
+  const assemble = (): Tensor2D =>
+    tf.tidy(() =>
+      tf.transpose(tf.stack(keys.map((key) => projected.get(`${t}|${key}`)!.column)) as Tensor2D),
+    );
+  const stale = keys.filter((key) => projected.get(`${t}|${key}`)?.step !== dynamic.get(key)!.step);
+  if (stale.length === 0) return { ready: assemble() };
+  const raw = tf.tidy(() =>
+    padded(tf.transpose(tf.stack(stale.map((key) => dynamic.get(key)!.column)) as Tensor2D), rows),
+  );
+  return {
+    raw,
+    finish: (done) => {
+      const made = columnsOf(done);
+      stale.forEach((key, j) => {
+        projected.get(`${t}|${key}`)?.column.dispose();
+        projected.set(`${t}|${key}`, { step: dynamic.get(key)!.step, column: made[j]! });
+      });
+      return assemble();
+    },
+  };
 }
 
 /** The paper's method: both components on. */
