@@ -260,7 +260,7 @@ export function sharedPassRows(
         const p: NamedTensorMap = { ...base };
         xsNames.forEach((name, i) => (p[name] = xs[i]!));
         const tiled = tf.concat<Tensor4D>(
-          picks.map((rows) => (rows === undefined ? batch.x : tf.gather(batch.x, rows))),
+          picks.map((rows) => (rows === undefined ? batch.x : rowsAt(batch.x, rows))),
         );
         const heads = [objective.tasks, ...requests.map((r) => [r.task])].map((t) =>
           selectHeads(model.spec, t),
@@ -321,6 +321,23 @@ export function sharedPassRows(
   }
 }
 
+/**
+ * Rows `rows` of `x` (first axis), in that order: slices of the runs of consecutive rows, joined
+ * (tfjs' wasm `gather` copies element by element; slices and concat copy blocks).
+ */
+function rowsAt<T extends Tensor>(x: T, rows: Int32Array): T {
+  const parts: T[] = [];
+  const rest = x.shape.slice(1).map(() => -1);
+  const zeros = rest.map(() => 0);
+  for (let start = 0; start < rows.length; ) {
+    let end = start + 1;
+    while (end < rows.length && rows[end] === rows[end - 1]! + 1) end++;
+    parts.push(tf.slice(x, [rows[start]!, ...zeros], [end - start, ...rest]));
+    start = end;
+  }
+  return parts.length === 1 ? parts[0]! : tf.concat(parts);
+}
+
 /** The first row of copy `k` in a tiled batch whose copies have `sizes` rows. */
 function offsetOf(sizes: readonly number[], k: number): number {
   let offset = 0;
@@ -353,7 +370,7 @@ function sharedBackboneLayers(
         const z =
           picks.length === 1
             ? zn
-            : tf.concat(picks.map((rows) => (rows === undefined ? zn : tf.gather(zn, rows))));
+            : tf.concat(picks.map((rows) => (rows === undefined ? zn : rowsAt(zn, rows))));
         (save as tf.GradSaveFunc)([distinct, w4, z]);
         return {
           value: z,
@@ -383,7 +400,7 @@ function sharedBackboneLayers(
               .filter((k) => wanted[k]!.has(`${name}/w`) || wanted[k]!.has(`${name}/b`));
             for (const k of recorded) {
               const rows = picks[k + 1];
-              const xk = rows === undefined ? xs : tf.gather(xs, rows);
+              const xk = rows === undefined ? xs : rowsAt(xs, rows);
               const g = conv2dPerExampleGradients(xk, rowsOf(k + 1), ws.shape, stride, 'same');
               if (wanted[k]!.has(`${name}/w`)) records[k]!.set(`${name}/w`, tf.keep(g.filter));
               if (wanted[k]!.has(`${name}/b`)) records[k]!.set(`${name}/b`, tf.keep(g.bias));

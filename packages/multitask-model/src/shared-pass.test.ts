@@ -174,7 +174,7 @@ describe('sharedPassGradients: one backbone forward pass, the same bits as the s
       const r = sharedPassGradients(model, ds, batch, {
         objective: { tasks: ['segmentation'], groups, loss },
         perInstance: [
-          { task: 'depth', groups: ['shared'], positions: [3, 1] },
+          { task: 'depth', groups: ['shared'], positions: [3, 1, 2] },
           { task: 'normals', groups: ['shared'], positions: [] },
           { task: 'segmentation', groups: ['shared', 'segmentation'] },
         ],
@@ -196,15 +196,15 @@ describe('sharedPassGradients: one backbone forward pass, the same bits as the s
         for (const [name, g] of Object.entries(v.grads)) {
           expect(values(r.grads[name]!), name).toEqual(values(g));
         }
-        expect(r.columns.map((c) => c.shape[1])).toEqual([2, 0, 5]);
+        expect(r.columns.map((c) => c.shape[1])).toEqual([3, 0, 5]);
         expect(r.columns[1]!.shape[0]).toBe(model.layout.groups.get('shared')!.size);
-        // Batch positions 3 and 1 are instances 5 and 2, in that order.
-        expect(values(r.columns[0]!)).toEqual(own([5, 2], 'depth', ['shared']));
+        // Batch positions 3, 1 and 2 are instances 5, 2 and 3, in that order.
+        expect(values(r.columns[0]!)).toEqual(own([5, 2, 3], 'depth', ['shared']));
         expect(values(r.columns[2]!)).toEqual(
           own([0, 2, 3, 5, 8], 'segmentation', ['shared', 'segmentation']),
         );
         // Negative control: the positions are honoured (the first two instances differ).
-        expect(maxGap(values(r.columns[0]!), own([0, 2], 'depth', ['shared']))).toBeGreaterThan(
+        expect(maxGap(values(r.columns[0]!), own([0, 2, 3], 'depth', ['shared']))).toBeGreaterThan(
           1e-4,
         );
       } finally {
