@@ -112,7 +112,7 @@ describe('createTaskProjector on wasm', () => {
       const E = own.add(randomMatrix(createRng(222), layout.size, M));
       const all = read(own.add(P.applyColumns(E)));
       const D = layout.size;
-      const same = (from: number, count: number, out: Float32Array): void => {
+      const same = (from: number, count: number, out: Float64Array): void => {
         for (let j = 0; j < count; j++) {
           const a = column(out, D, count, j);
           const b = column(all, D, M, from + j);
