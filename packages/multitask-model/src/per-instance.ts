@@ -329,7 +329,7 @@ function rowsAt<T extends Tensor>(x: T, rows: Int32Array): T {
   const parts: T[] = [];
   const rest = x.shape.slice(1).map(() => -1);
   const zeros = rest.map(() => 0);
-  for (let start = 0; start < rows.length; ) {
+  for (let start = 0; start < rows.length;) {
     let end = start + 1;
     while (end < rows.length && rows[end] === rows[end - 1]! + 1) end++;
     parts.push(tf.slice(x, [rows[start]!, ...zeros], [end - start, ...rest]));
