@@ -11,6 +11,7 @@ import {
   gradientVector,
   groupLayout,
   lossAndGradients,
+  PER_INSTANCE_BATCH,
   perInstanceGradients,
 } from './index.js';
 import type { MultiTaskModel, PerInstanceOptions } from './index.js';
@@ -180,6 +181,29 @@ describe('perInstanceGradients from one batched pass equal the batch-1 gradients
       expect(seen).toEqual([1, 2, 3, 5, 0]);
       // One chunk's tensors at a time: the count is the same in every chunk.
       expect(new Set([counts[0], counts[2], counts[4]]).size).toBe(1);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('the chunk size changes no bit of any column (on wasm)', () => {
+    const { ds, model } = tiny(['segmentation', 'depth']);
+    try {
+      const ids = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+      const read = (batchSize: number): Float32Array => {
+        const G = perInstanceGradients(model, ds, ids, { tasks: ['depth'], batchSize });
+        const v = Float32Array.from(G.dataSync() as Float32Array);
+        G.dispose();
+        return v;
+      };
+      const one = read(1);
+      for (const b of [3, PER_INSTANCE_BATCH, 16]) {
+        const v = read(b);
+        expect(
+          v.every((x, i) => Object.is(x, one[i])),
+          `batchSize ${b}`,
+        ).toBe(true);
+      }
     } finally {
       model.dispose();
     }
