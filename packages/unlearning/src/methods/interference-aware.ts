@@ -565,8 +565,8 @@ function interferenceAwareStep(
 
 /**
  * A block of a step's constraint columns `[D_t, m]`: already pushed through the projector, or raw,
- * with what makes the block from its projection (`finish`, which may keep a copy; the caller
- * disposes the projection and the block).
+ * with what makes the block from its projection (`finish` takes the projection, may keep a copy,
+ * and returns the block, possibly the projection itself; the caller disposes what it returns).
  */
 type ConstraintBlock =
   | { readonly ready: Tensor2D }
@@ -630,7 +630,7 @@ function constraintsFor(
               state.cache.retain.get(t)?.matrix.dispose();
               state.cache.retain.set(t, { step, matrix: projected.clone() });
             }
-            return projected.clone();
+            return projected;
           },
         });
       }
@@ -646,7 +646,7 @@ function constraintsFor(
                   1,
                 ),
               ),
-              finish: (projected) => projected.clone(),
+              finish: (projected) => projected,
             }
           : protectionBlock(state, t, protectedTasks, forgetIds, rows),
       );
@@ -684,25 +684,23 @@ function projectTogether(
     PX = project(X);
     X.dispose();
     let at = 1;
-    for (const b of blocks) {
-      if ('ready' in b) {
-        made.push(b.ready.clone());
-        continue;
-      }
+    // The blocks in column order: the ready ones as they are, the raw ones finished.
+    const parts = blocks.map((b) => {
+      if ('ready' in b) return b.ready;
       const m = b.raw.shape[1];
-      const part = tf.slice(PX, [0, at], [D, m]);
+      const block = b.finish(tf.slice(PX!, [0, at], [D, m]));
       at += m;
-      made.push(b.finish(part));
-      part.dispose();
-    }
+      made.push(block);
+      return block;
+    });
     const P = PX;
     const v = tf.tidy(() => tf.reshape<tf.Rank.R1>(tf.slice(P, [0, 0], [D, 1]), [D]));
     const E =
-      made.length === 0
+      parts.length === 0
         ? tf.zeros<tf.Rank.R2>([D, 0])
-        : made.length === 1
-          ? made[0]!.clone()
-          : tf.concat<Tensor2D>(made, 1);
+        : parts.length === 1
+          ? parts[0]!.clone()
+          : tf.concat<Tensor2D>(parts, 1);
     return { v, E };
   } finally {
     PX?.dispose();
@@ -785,6 +783,7 @@ function protectionBlock(
     raw,
     finish: (done) => {
       const made = columnsOf(done);
+      done.dispose();
       stale.forEach((key, j) => {
         projected.get(`${t}|${key}`)?.column.dispose();
         projected.set(`${t}|${key}`, { step: dynamic.get(key)!.step, column: made[j]! });
